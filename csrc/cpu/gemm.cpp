@@ -1,0 +1,265 @@
+// GEMM, the Goto/BLIS way:  C = alpha * op(A) @ op(B) + beta * C   (float32, row-major).
+//
+//   for jc in N by NC:                    B block   (KC x NC) packed once, lives in L3
+//     for pc in K by KC:
+//       pack op(B)[pc:pc+KC, jc:jc+NC] into NR-wide panels
+//       for ic in M by MC:                A block   (MC x KC) packed, lives in L2
+//         pack op(A)[ic:ic+MC, pc:pc+KC] into MR-tall panels
+//         for jr in NC by NR, ir in MC by MR:
+//           micro-kernel: an MR x NR tile of C held in registers, one rank-1 update per k
+//           (MR broadcasts of A times NR/W vector loads of B, MR*NR/W FMAs).
+//
+// Packing makes every micro-kernel read contiguous, aligned memory whatever the transposes and leading
+// dimensions, and zero-pads the edges, so one kernel serves every shape; partial tiles are computed
+// into a scratch tile and merged. Threads split C into disjoint column (or row) stripes and each runs
+// the blocked loop above on its own stripe with its own pack buffers: no barriers, no shared writes.
+#include "seqkernels/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "seqkernels/parallel.h"
+#include "simd.h"
+
+namespace sk {
+namespace {
+
+using V = simd::Vec;
+
+// Register tile: MR rows x NV vectors. MR*NV accumulators + NV B vectors + 1 broadcast must fit the
+// register file (32 zmm for AVX-512, 16 ymm for AVX2, 32 q for NEON, 16 xmm for the portable path).
+#if defined(__AVX512F__)
+constexpr int MR = 14, NV = 2;
+#elif defined(__AVX2__) && defined(__FMA__)
+constexpr int MR = 6, NV = 2;
+#elif defined(__ARM_NEON)
+constexpr int MR = 8, NV = 3;
+#else
+constexpr int MR = 4, NV = 2;
+#endif
+constexpr int NR = NV * V::W;
+// Cache blocking: an MR x KC panel of A and a KC x NR panel of B fit L1 together; the MC x KC A block
+// fits L2; the KC x NC B block fits (a share of) L3.
+constexpr int64_t KC = 256;
+constexpr int64_t MC = MR * 12;
+constexpr int64_t NC = NR * 64;
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// 64-byte aligned scratch that only grows; one per thread for each packed operand.
+class Scratch {
+ public:
+  ~Scratch() { std::free(data_); }
+  float* get(int64_t count) {
+    if (count > capacity_) {
+      std::free(data_);
+      size_t bytes = static_cast<size_t>(round_up(count * int64_t(sizeof(float)), 64));
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      capacity_ = data_ ? count : 0;
+      if (!data_) throw std::bad_alloc();
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  int64_t capacity_ = 0;
+};
+thread_local Scratch tl_packed_a, tl_packed_b;
+
+// Packs op(A)[0:mc, 0:kc] into MR-row panels, k-major: panel p holds dst[k*MR + i] = op(A)[p*MR+i][k].
+void pack_a(bool trans, const float* A, int64_t lda, int64_t mc, int64_t kc, float* dst) {
+  for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
+    const int64_t mr = std::min<int64_t>(MR, mc - i0);
+    if (mr < MR) std::memset(dst, 0, sizeof(float) * MR * kc);
+    if (!trans) {
+      for (int64_t i = 0; i < mr; ++i) {
+        const float* row = A + (i0 + i) * lda;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = row[k];
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* col = A + k * lda + i0;
+        for (int64_t i = 0; i < mr; ++i) dst[k * MR + i] = col[i];
+      }
+    }
+  }
+}
+
+// Packs op(B)[0:kc, 0:nc] into NR-column panels: panel p holds dst[k*NR + j] = op(B)[k][p*NR+j].
+void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
+  for (int64_t j0 = 0; j0 < nc; j0 += NR, dst += NR * kc) {
+    const int64_t nr = std::min<int64_t>(NR, nc - j0);
+    if (nr < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
+    if (!trans) {
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * nr);
+    } else {
+      for (int64_t j = 0; j < nr; ++j) {
+        const float* row = B + (j0 + j) * ldb;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = row[k];
+      }
+    }
+  }
+}
+
+// c[MR x NR] = alpha * (a_panel @ b_panel) + beta * c, beta == 0 leaving c unread.
+void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                  int64_t ldc, float alpha, float beta) {
+  V::T acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    V::T bv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * V::W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V::T ai = V::set1(a[i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
+    }
+  }
+
+  const V::T va = V::set1(alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) V::storeu(c + i * ldc + v * V::W, V::mul(va, acc[i][v]));
+  } else {
+    const V::T vb = V::set1(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* p = c + i * ldc + v * V::W;
+        V::storeu(p, V::fmadd(va, acc[i][v], V::mul(vb, V::loadu(p))));
+      }
+  }
+}
+
+// A partial tile: full tile into scratch, then the valid mr x nr corner merged into C.
+void edge_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
+                 int64_t nr, float alpha, float beta) {
+  alignas(64) float tile[MR * NR];
+  micro_kernel(kc, a, b, tile, NR, alpha, 0.0f);
+  for (int64_t i = 0; i < mr; ++i)
+    for (int64_t j = 0; j < nr; ++j) {
+      float& out = c[i * ldc + j];
+      out = beta == 0.0f ? tile[i * NR + j] : tile[i * NR + j] + beta * out;
+    }
+}
+
+void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.0f)
+      std::fill(row, row + N, 0.0f);
+    else
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+  }
+}
+
+void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  float* packed_b = tl_packed_b.get(KC * round_up(std::min(NC, N), NR));
+  float* packed_a = tl_packed_a.get(KC * round_up(std::min(MC, M), MR));
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const float beta_block = pc == 0 ? beta : 1.0f;
+      pack_b(tb, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, packed_b);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        pack_a(ta, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, packed_a);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          const float* b_panel = packed_b + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            const float* a_panel = packed_a + ir * kc;
+            float* c_tile = C + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR)
+              micro_kernel(kc, a_panel, b_panel, c_tile, ldc, alpha, beta_block);
+            else
+              edge_kernel(kc, a_panel, b_panel, c_tile, ldc, mr, nr, alpha, beta_block);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Below this many flops per thread, waking another thread costs more than it saves.
+constexpr double kMinFlopsPerThread = 1 << 18;
+
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  int threads = in_parallel_region() ? 1 : num_threads();
+  threads = static_cast<int>(std::min<double>(threads, std::max(1.0, flops / kMinFlopsPerThread)));
+  // Split along whichever dimension has more register tiles, in whole tiles.
+  const int64_t m_tiles = (M + MR - 1) / MR, n_tiles = (N + NR - 1) / NR;
+  const bool split_n = n_tiles >= m_tiles;
+  threads = static_cast<int>(std::min<int64_t>(threads, split_n ? n_tiles : m_tiles));
+  if (threads <= 1) {
+    gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  parallel_region(threads, [&](int t, int count) {
+    const int64_t tiles = split_n ? n_tiles : m_tiles;
+    const int64_t t0 = tiles * t / count, t1 = tiles * (t + 1) / count;
+    if (t0 >= t1) return;
+    if (split_n) {
+      const int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
+      gemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, tb ? B + j0 * ldb : B + j0, ldb, beta, C + j0,
+                  ldc);
+    } else {
+      const int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
+      gemm_serial(ta, tb, i1 - i0, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta,
+                  C + i0 * ldc, ldc);
+    }
+  });
+}
+
+void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
+                          int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
+                          int64_t batch) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  const int threads = in_parallel_region() ? 1 : num_threads();
+  // Whole matrices per thread when the batch divides evenly or is large; otherwise let each GEMM
+  // use every thread.
+  const bool per_matrix = threads > 1 && (batch % threads == 0 || batch >= 4 * threads);
+  auto run = [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c,
+           ldc);
+  };
+  if (per_matrix)
+    parallel_for(batch, 1, run);
+  else
+    run(0, batch);
+}
+
+const char* gemm_kernel_name() {
+  static const std::string name =
+      std::string(V::name) + " " + std::to_string(MR) + "x" + std::to_string(NR);
+  return name.c_str();
+}
+
+}  // namespace sk

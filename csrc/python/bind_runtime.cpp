@@ -1,0 +1,91 @@
+// Runtime: threads, build information, the FMA-peak probe and the CUDA smoke kernel.
+#include "binding_utils.h"
+#include "seqkernels/gemm.h"
+#include "seqkernels/parallel.h"
+#include "seqkernels/peak.h"
+#ifdef SEQKERNELS_WITH_CUDA
+#include "seqkernels/cuda.h"
+#endif
+
+namespace sk::bind {
+
+SK_REGISTER_BINDINGS(runtime) {
+  m.def("get_num_threads", &sk::num_threads, "Threads the kernels use.");
+  m.def(
+      "set_num_threads",
+      [](py::object n) {
+        if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n))
+          throw py::type_error("set_num_threads: argument 'n' must be an int, got " + dtype_str(n));
+        long long v = n.cast<long long>();
+        if (v < 1 || v > 4096)
+          throw py::value_error("set_num_threads: argument 'n' must be between 1 and 4096, got " + std::to_string(v));
+        sk::set_num_threads(static_cast<int>(v));
+      },
+      py::arg("n"), "Sets the number of threads every kernel uses (>= 1).");
+
+  m.def(
+      "build_info",
+      []() {
+        py::dict info;
+        info["version"] = SEQKERNELS_VERSION;
+#ifdef SEQKERNELS_NATIVE_BUILD
+        info["native"] = true;
+#else
+        info["native"] = false;
+#endif
+        info["simd"] = sk::simd_isa_name();
+        info["gemm_kernel"] = sk::gemm_kernel_name();
+        info["openmp"] = sk::has_openmp();
+        info["num_threads"] = sk::num_threads();
+#if defined(__clang__)
+        info["compiler"] = std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+        info["compiler"] = std::string("gcc ") + __VERSION__;
+#else
+        info["compiler"] = "unknown";
+#endif
+#ifdef SEQKERNELS_WITH_CUDA
+        info["cuda"] = true;
+        int devices = sk::cuda::device_count();
+        info["cuda_devices"] = devices;
+        py::list names;
+        for (int d = 0; d < devices; ++d) names.append(sk::cuda::device_name(d));
+        info["cuda_device_names"] = names;
+#else
+        info["cuda"] = false;
+        info["cuda_devices"] = 0;
+        info["cuda_device_names"] = py::list();
+#endif
+        return info;
+      },
+      "What this build contains: SIMD path, GEMM micro-kernel, OpenMP, CUDA and visible devices.");
+
+  m.def(
+      "measure_fma_peak",
+      [](int threads, double seconds) {
+        if (threads < 1) throw py::value_error("measure_fma_peak: argument 'threads' must be >= 1, got " + std::to_string(threads));
+        if (!(seconds > 0.0 && seconds <= 60.0))
+          throw py::value_error("measure_fma_peak: argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
+        py::gil_scoped_release release;
+        return sk::measure_fma_peak_gflops(threads, seconds);
+      },
+      py::arg("threads"), py::arg("seconds") = 0.25,
+      "Measured FP32 FMA peak in GFLOP/s with the given number of threads.");
+
+#ifdef SEQKERNELS_WITH_CUDA
+  m.def(
+      "cuda_axpy",
+      [](float alpha, py::handle x, py::handle y) {
+        auto xa = float32_array(x, "cuda_axpy", "x");
+        auto ya = float32_inplace(y, "cuda_axpy", "y");
+        if (xa.size() != ya.size())
+          throw py::value_error("cuda_axpy: 'x' and 'y' must have the same size, got " + shape_str(xa) + " and " +
+                                shape_str(ya));
+        py::gil_scoped_release release;  // CUDA failures (no device included) raise RuntimeError
+        sk::cuda::axpy(xa.size(), alpha, xa.data(), ya.mutable_data());
+      },
+      py::arg("alpha"), py::arg("x"), py::arg("y"), "y += alpha * x on the GPU (in place).");
+#endif
+}
+
+}  // namespace sk::bind

@@ -1,0 +1,113 @@
+#include "binding_utils.h"
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+namespace sk::bind {
+
+namespace {
+std::map<std::string, void (*)(py::module_&)>& registry() {
+  static std::map<std::string, void (*)(py::module_&)> fns;  // ordered: deterministic module layout
+  return fns;
+}
+}  // namespace
+
+int register_bindings(const char* name, void (*fn)(py::module_&)) {
+  registry()[name] = fn;
+  return 0;
+}
+
+void add_registered_bindings(py::module_& m) {
+  for (auto& [name, fn] : registry()) fn(m);
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  if (shape.size() == 1) s << ",";
+  s << ")";
+  return s.str();
+}
+
+std::string shape_str(const py::array& a) {
+  return shape_str(std::vector<int64_t>(a.shape(), a.shape() + a.ndim()));
+}
+
+std::string dtype_str(py::handle obj) {
+  if (py::isinstance<py::array>(obj))
+    return py::str(py::reinterpret_borrow<py::array>(obj).dtype()).cast<std::string>();
+  return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
+}
+
+FloatArray float32_array(py::handle obj, const char* op, const char* arg) {
+  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
+                         dtype_str(obj));
+  return FloatArray::ensure(obj);  // copies only when not C-contiguous
+}
+
+FloatArray float32_inplace(py::handle obj, const char* op, const char* arg) {
+  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
+    throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
+                         dtype_str(obj));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(std::string(op) + ": argument '" + arg +
+                          "' is written in place and must be C-contiguous");
+  if (!a.writeable())
+    throw py::value_error(std::string(op) + ": argument '" + arg + "' is written in place but is read-only");
+  return py::reinterpret_borrow<FloatArray>(obj);
+}
+
+py::array_t<int64_t, py::array::c_style> index_array(py::handle obj, const char* op, const char* arg) {
+  if (py::isinstance<py::array>(obj)) {
+    auto a = py::reinterpret_borrow<py::array>(obj);
+    char kind = a.dtype().kind();
+    if ((kind == 'i' || kind == 'u') && a.itemsize() <= 8 && !(kind == 'u' && a.itemsize() == 8))
+      return py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  }
+  throw py::type_error(std::string(op) + ": argument '" + arg + "' must be an integer array (int32 or int64), got " +
+                       dtype_str(obj));
+}
+
+void check_ndim(const py::array& a, int ndim, const char* op, const char* arg) {
+  if (a.ndim() != ndim)
+    throw py::value_error(std::string(op) + ": argument '" + arg + "' must be " + std::to_string(ndim) +
+                          "-D, got shape " + shape_str(a));
+}
+
+void check_shape(const py::array& a, const std::vector<int64_t>& expected, const char* op, const char* arg) {
+  std::vector<int64_t> got(a.shape(), a.shape() + a.ndim());
+  if (got != expected)
+    throw py::value_error(std::string(op) + ": argument '" + arg + "' must have shape " + shape_str(expected) +
+                          ", got " + shape_str(got));
+}
+
+FloatArray empty_float32(const std::vector<int64_t>& shape) {
+  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+}  // namespace sk::bind
+
+namespace sk::bind {
+namespace {
+std::pair<const char*, const char*> byte_bounds(const py::array& a) {
+  const char* lo = static_cast<const char*>(a.data());
+  const char* hi = lo;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    if (a.shape(d) == 0) return {lo, lo};
+    py::ssize_t span = (a.shape(d) - 1) * a.strides(d);
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi + a.itemsize()};
+}
+}  // namespace
+
+bool memory_overlaps(const py::array& a, const py::array& b) {
+  auto [alo, ahi] = byte_bounds(a);
+  auto [blo, bhi] = byte_bounds(b);
+  return alo < bhi && blo < ahi && alo != ahi && blo != bhi;
+}
+}  // namespace sk::bind

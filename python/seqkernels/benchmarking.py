@@ -1,0 +1,106 @@
+"""Timing helpers shared by ``seqkernels bench`` and the scripts in ``benchmarks/``.
+
+How we measure (DESIGN.md): every contender runs the same workload in one process at the same thread
+count; rounds alternate between contenders so that machine noise hits all of them alike; each round
+repeats a call until it lasts ``min_time``; the figure is the median over rounds.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import platform
+import statistics
+import time
+from typing import Callable, Dict, Optional
+
+
+def median_times(contenders: Dict[str, Callable[[], object]], rounds: int = 7,
+                 min_time: float = 0.05) -> Dict[str, float]:
+    """Median seconds per call of each contender, alternating contenders round by round."""
+    calls = {}
+    for name, fn in contenders.items():  # warm up and size the inner loop of each contender
+        fn()
+        t0 = time.perf_counter()
+        fn()
+        one = max(time.perf_counter() - t0, 1e-7)
+        calls[name] = max(1, int(min_time / one))
+    samples = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            n = calls[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def have(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+@contextlib.contextmanager
+def thread_limit(n: int):
+    """Sets seqkernels, torch (if installed) and numpy's BLAS (via threadpoolctl, if installed) to n threads."""
+    import seqkernels as sk
+    old_sk = sk.get_num_threads()
+    sk.set_num_threads(n)
+    torch = None
+    if have("torch"):
+        import torch
+        old_torch = torch.get_num_threads()
+        torch.set_num_threads(n)
+    limiter = contextlib.nullcontext()
+    if have("threadpoolctl"):
+        import threadpoolctl
+        limiter = threadpoolctl.threadpool_limits(n)
+    try:
+        with limiter:
+            yield
+    finally:
+        sk.set_num_threads(old_sk)
+        if torch is not None:
+            torch.set_num_threads(old_torch)
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}"
+
+
+def format_table(headers, rows) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def ratio(reference: Optional[float], ours: float) -> str:
+    """reference time / our time: above 1 means seqkernels is faster."""
+    return "-" if reference is None else f"{reference / ours:.2f}x"
+
+
+def write_results_section(results_path, section: str, markdown: str) -> None:
+    """Replaces (or appends) the block between ``<!-- section:start -->`` and ``<!-- section:end -->``
+    in RESULTS.md, so each benchmark script owns its own section."""
+    import pathlib
+
+    path = pathlib.Path(results_path)
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    block = f"{start}\n{markdown.rstrip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\nWritten by the scripts in `benchmarks/`.\n"
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
