@@ -1,0 +1,204 @@
+"""Reverse-mode autograd: ``Function`` (the pattern every op follows) and the backward engine.
+
+An op is a ``Function`` subclass with two static methods over *numpy arrays*::
+
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, factor):          # Tensors arrive unwrapped as numpy arrays
+            ctx.factor = factor               # anything backward needs goes on ctx
+            return x * factor                 # one array, or a tuple of arrays
+        @staticmethod
+        def backward(ctx, grad_out):          # one numpy gradient per output
+            return grad_out * ctx.factor, None   # one per forward argument (None: no gradient)
+
+    y = Scale.apply(x, 2.0)                   # Tensors in, Tensor(s) out
+
+``ctx.needs_input_grad`` (one bool per forward argument) lets backward skip work. Gradients of outputs
+that did not reach the loss arrive as zeros. The graph holds no reference cycles (outputs point to
+their node, nodes to their inputs), and ``backward`` drops each node's saved state once it has run, so
+memory stays flat across training steps.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    return getattr(_state, "grad_enabled", True)
+
+
+class set_grad_enabled:
+    """Context manager (and plain call) that turns graph recording on or off for this thread."""
+
+    def __init__(self, mode: bool):
+        self.prev = is_grad_enabled()
+        _state.grad_enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+
+class no_grad:
+    """``with sk.no_grad():`` — ops record no graph (inference, optimizer updates). Also a decorator."""
+
+    def __enter__(self):
+        self.prev = is_grad_enabled()
+        _state.grad_enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class Context:
+    """Scratch space an op's forward fills for its backward."""
+
+    needs_input_grad: Tuple[bool, ...] = ()
+
+    def save_for_backward(self, *arrays) -> None:
+        self.saved_tensors = arrays
+
+
+class Node:
+    """One recorded op application: the function, its context, its inputs, and its outputs' metadata."""
+
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "name")
+
+    def __init__(self, fn, ctx, inputs, out_meta):
+        self.fn = fn
+        self.ctx = ctx
+        self.inputs = inputs          # one entry per forward argument: a Tensor or None
+        self.out_meta = out_meta      # (shape, dtype) per output
+        self.name = fn.__name__
+
+
+class Function:
+    """Base class of differentiable ops; see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor
+
+        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        ctx = Context()
+        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        ctx.needs_input_grad = needs
+        result = cls.forward(ctx, *raw, **kwargs)
+        multiple = isinstance(result, tuple)
+        outputs = result if multiple else (result,)
+        record = is_grad_enabled() and any(needs)
+        wrapped = []
+        node = None
+        if record:
+            node = Node(cls, ctx, [a if isinstance(a, Tensor) else None for a in args],
+                        [(np.shape(o), np.asarray(o).dtype) for o in outputs])
+        for i, o in enumerate(outputs):
+            o = np.asarray(o)
+            differentiable = record and o.dtype.kind == "f"
+            t = Tensor._from_op(o, node if differentiable else None, i)
+            wrapped.append(t)
+        return tuple(wrapped) if multiple else wrapped[0]
+
+
+def _topological_order(root_node: Node) -> List[Node]:
+    """Nodes reachable from root, each after every node that consumes its outputs (iterative DFS)."""
+    order: List[Node] = []
+    visited = set()
+    stack = [(root_node, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for inp in node.inputs:
+            if inp is not None and inp._node is not None and id(inp._node) not in visited:
+                stack.append((inp._node, False))
+    order.reverse()  # consumers first
+    return order
+
+
+def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None:
+    """Propagates ``gradient`` (d loss / d root) to every leaf that requires grad, accumulating ``.grad``."""
+    from .tensor import Tensor
+
+    if root._node is None:
+        if root.requires_grad:  # backward on a leaf: its gradient is the seed itself
+            root._accumulate_grad(gradient)
+        return
+    pending = {id(root._node): [None] * len(root._node.out_meta)}
+    pending[id(root._node)][root._out_index] = gradient
+    for node in _topological_order(root._node):
+        grads = pending.pop(id(node), None)
+        if grads is None:
+            continue
+        if node.ctx is None:
+            raise RuntimeError(
+                f"backward through {node.name} a second time: its saved state was freed; "
+                "pass retain_graph=True to the first backward() to keep it")
+        grads = [np.zeros(shape, dtype=dtype) if g is None else g for g, (shape, dtype) in zip(grads, node.out_meta)]
+        in_grads = node.fn.backward(node.ctx, *grads)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        if len(in_grads) < len(node.inputs):
+            in_grads = in_grads + (None,) * (len(node.inputs) - len(in_grads))
+        for inp, g in zip(node.inputs, in_grads):
+            if inp is None or g is None or not inp.requires_grad:
+                continue
+            g = np.asarray(g)
+            if g.shape != inp.shape:
+                raise RuntimeError(
+                    f"{node.name}.backward returned a gradient of shape {g.shape} for an input of shape {inp.shape}")
+            if inp._node is None:
+                inp._accumulate_grad(g)
+            else:
+                slots = pending.setdefault(id(inp._node), [None] * len(inp._node.out_meta))
+                k = inp._out_index
+                slots[k] = g if slots[k] is None else slots[k] + g
+        if not retain_graph:
+            node.ctx = None
+
+
+def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Sums ``grad`` over the dimensions that broadcasting added or stretched, back to ``shape``."""
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)

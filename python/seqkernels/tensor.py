@@ -1,0 +1,156 @@
+"""``Tensor``: a numpy array plus what reverse-mode autograd needs.
+
+The array lives in ``.data`` (float32 for compute; int32/int64 for ids; bool for masks). A tensor made
+by a differentiable op remembers its ``Node`` (see ``autograd.py``); ``backward()`` walks those nodes
+in reverse topological order and accumulates gradients into the ``.grad`` of leaves that
+``requires_grad``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from .autograd import run_backward
+
+_FLOAT = np.float32
+
+
+def _as_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    arr = np.asarray(data, dtype=dtype) if dtype is not None else np.asarray(data)
+    if dtype is None and arr.dtype.kind == "f" and arr.dtype != _FLOAT:
+        arr = arr.astype(_FLOAT)  # float32 is the compute type, as torch's default dtype
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"tensor: data must be numeric or bool, got dtype {arr.dtype}")
+    return arr
+
+
+class Tensor:
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+    __array_priority__ = 1000  # numpy defers to Tensor's operators
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad: Optional[Tensor] = None
+        self._node = None
+        self._out_index = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _from_op(cls, array: np.ndarray, node, index: int) -> "Tensor":
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._node = node
+        t._out_index = index
+        t.requires_grad = node is not None
+        return t
+
+    # ---- basic properties -----------------------------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self):
+        return None if self._node is None else self._node.name
+
+    def size(self, dim: Optional[int] = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a tensor with one element can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._node is not None:
+            extra = f", grad_fn=<{self._node.name}>"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.data.dtype != _FLOAT:
+            extra = f", dtype={self.data.dtype}" + extra
+        return f"tensor({body}{extra})"
+
+    # ---- autograd -------------------------------------------------------------------------------
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
+        if not requires_grad and self._node is not None:
+            raise RuntimeError("requires_grad_(False): only leaf tensors can stop requiring grad; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """The same data, cut from the graph."""
+        return Tensor._from_op(self.data, None, 0)
+
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulates d(self)/d(leaf) into every leaf's ``.grad``. ``gradient`` is required unless self
+        holds one element (a loss)."""
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be implicitly created only for scalar outputs, got shape {self.shape}; "
+                    "pass gradient= of the same shape")
+            seed = np.ones(self.shape, dtype=self.dtype)
+        else:
+            seed = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            if seed.shape != self.shape:
+                raise ValueError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
+        run_backward(self, seed, retain_graph=retain_graph)
+
+    def _accumulate_grad(self, g: np.ndarray) -> None:
+        g = np.asarray(g, dtype=self.dtype)
+        if self.grad is None:
+            self.grad = Tensor._from_op(np.array(g, copy=True), None, 0)
+        else:
+            self.grad.data = self.grad.data + g
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """``sk.tensor(array_like)``: floats become float32 (unless ``dtype`` says otherwise), ints and bools
+    keep their type."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
