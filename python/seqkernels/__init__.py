@@ -8,7 +8,10 @@
 from __future__ import annotations
 
 from . import _C
+from .autograd import Function, no_grad, set_grad_enabled, is_grad_enabled
 from .linalg import matmul_array
+from .random import manual_seed
+from .tensor import Tensor, tensor
 
 __version__ = _C.build_info()["version"]
 
@@ -34,4 +37,5 @@ def matmul(a, b):
     return matmul_array(a, b)
 
 
-__all__ = ["build_info", "get_num_threads", "matmul", "set_num_threads", "__version__"]
+__all__ = ["Function", "Tensor", "build_info", "get_num_threads", "is_grad_enabled", "manual_seed", "matmul",
+           "no_grad", "set_grad_enabled", "set_num_threads", "tensor", "__version__"]

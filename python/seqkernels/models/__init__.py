@@ -1,0 +1,1 @@
+"""Ready-made models for text: TextCNN, RNN classifiers and taggers, Transformer encoder, BERT."""

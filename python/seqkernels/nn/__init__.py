@@ -1,0 +1,1 @@
+"""``seqkernels.nn``: layers mirroring ``torch.nn`` (same parameter names and layouts)."""

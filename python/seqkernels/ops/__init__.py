@@ -1,0 +1,1 @@
+"""Differentiable ops, one module per kernel family; ``seqkernels.functional`` re-exports them."""

@@ -1,0 +1,1 @@
+"""Keras-style preprocessing: ``text.Tokenizer`` and ``sequence.pad_sequences``."""
