@@ -20,6 +20,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <utility>
 
 #include "seqkernels/parallel.h"
 #include "simd.h"
@@ -117,7 +118,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
     V::T bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * V::W);
+    for (int v = 0; v < NV; ++v) bv[v] = V::loadu(b + v * V::W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V::T ai = V::set1(a[i]);
@@ -166,22 +167,46 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   }
 }
 
-void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  float* packed_b = tl_packed_b.get(KC * round_up(std::min(NC, N), NR));
+// Where the blocked loop gets its packed B panels from: packed on the fly into a per-thread buffer
+// (panels kc apart), or read from a matrix packed once by gemm_pack_b (panels K apart, see below).
+struct OnTheFlyB {
+  bool trans;
+  const float* B;
+  int64_t ldb;
+  // Packs op(B)[pc:pc+kc, jc:jc+nc]; returns the first panel and the distance between panels.
+  std::pair<const float*, int64_t> block(int64_t jc, int64_t nc, int64_t pc, int64_t kc) const {
+    float* buffer = tl_packed_b.get(KC * round_up(std::min(NC, nc), NR));
+    pack_b(trans, trans ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, buffer);
+    return {buffer, kc * NR};
+  }
+  OnTheFlyB columns_from(int64_t j0) const { return {trans, trans ? B + j0 * ldb : B + j0, ldb}; }
+};
+
+struct PrepackedB {
+  const float* packed;
+  int64_t K;
+  std::pair<const float*, int64_t> block(int64_t jc, int64_t, int64_t pc, int64_t) const {
+    return {packed + (jc / NR) * K * NR + pc * NR, K * NR};
+  }
+  PrepackedB columns_from(int64_t j0) const { return {packed + (j0 / NR) * K * NR, K}; }
+};
+
+template <class BSource>
+void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const BSource& b_source, float beta, float* C, int64_t ldc) {
   float* packed_a = tl_packed_a.get(KC * round_up(std::min(MC, M), MR));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const float beta_block = pc == 0 ? beta : 1.0f;
-      pack_b(tb, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, packed_b);
+      const auto [packed_b, panel_stride] = b_source.block(jc, nc, pc, kc);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(ta, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, packed_a);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          const float* b_panel = packed_b + jr * kc;
+          const float* b_panel = packed_b + (jr / NR) * panel_stride;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             const float* a_panel = packed_a + ir * kc;
@@ -200,10 +225,11 @@ void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
 // Below this many flops per thread, waking another thread costs more than it saves.
 constexpr double kMinFlopsPerThread = 1 << 18;
 
-}  // namespace
-
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+// Splits C into per-thread stripes of whole register tiles (along whichever of M, N has more tiles)
+// and runs the serial blocked loop on each.
+template <class BSource>
+void gemm_threaded(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const BSource& b_source, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
@@ -212,12 +238,11 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int threads = in_parallel_region() ? 1 : num_threads();
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, flops / kMinFlopsPerThread)));
-  // Split along whichever dimension has more register tiles, in whole tiles.
   const int64_t m_tiles = (M + MR - 1) / MR, n_tiles = (N + NR - 1) / NR;
   const bool split_n = n_tiles >= m_tiles;
   threads = static_cast<int>(std::min<int64_t>(threads, split_n ? n_tiles : m_tiles));
   if (threads <= 1) {
-    gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_serial(ta, M, N, K, alpha, A, lda, b_source, beta, C, ldc);
     return;
   }
   parallel_region(threads, [&](int t, int count) {
@@ -226,14 +251,36 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     if (t0 >= t1) return;
     if (split_n) {
       const int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
-      gemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, tb ? B + j0 * ldb : B + j0, ldb, beta, C + j0,
-                  ldc);
+      gemm_serial(ta, M, j1 - j0, K, alpha, A, lda, b_source.columns_from(j0), beta, C + j0, ldc);
     } else {
       const int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
-      gemm_serial(ta, tb, i1 - i0, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta,
-                  C + i0 * ldc, ldc);
+      gemm_serial(ta, i1 - i0, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, b_source, beta, C + i0 * ldc, ldc);
     }
   });
+}
+
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  gemm_threaded(ta, M, N, K, alpha, A, lda, OnTheFlyB{tb, B, ldb}, beta, C, ldc);
+}
+
+int64_t gemm_packed_b_size(int64_t K, int64_t N) { return round_up(std::max<int64_t>(N, 0), NR) * std::max<int64_t>(K, 0); }
+
+void gemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* packed) {
+  // Panel-major: NR-column panel p holds all K rows, so any (k-block, column-stripe) is addressable.
+  parallel_for((N + NR - 1) / NR, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t j0 = p * NR, nc = std::min<int64_t>(NR, N - j0);
+      pack_b(trans_b, trans_b ? B + j0 * ldb : B + j0, ldb, K, nc, packed + p * K * NR);
+    }
+  });
+}
+
+void gemm_prepacked_b(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* packed_b, float beta, float* C, int64_t ldc) {
+  gemm_threaded(ta, M, N, K, alpha, A, lda, PrepackedB{packed_b, K}, beta, C, ldc);
 }
 
 void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
@@ -247,8 +294,7 @@ void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, flo
   const bool per_matrix = threads > 1 && (batch % threads == 0 || batch >= 4 * threads);
   auto run = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
-      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c,
-           ldc);
+      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c, ldc);
   };
   if (per_matrix)
     parallel_for(batch, 1, run);
