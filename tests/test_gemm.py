@@ -14,6 +14,7 @@ SHAPES = [
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (14, 32, 256),  # exact register tile
     (15, 33, 257), (97, 101, 103), (31, 1, 500), (1, 300, 64), (640, 3, 7),  # tall-skinny / GEMV-like
     (64, 1024, 256), (200, 200, 600),  # LSTM step; K spans several KC blocks
+    (3, 100, 37), (13, 64, 1000), (1, 1024, 1024), (7, 33, 5),  # few rows: B read in place, no packing
 ]
 
 
