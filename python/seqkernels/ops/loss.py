@@ -130,7 +130,7 @@ class BinaryCrossEntropyWithLogits(Function):
         if weight is not None:
             g = g * weight
         need_x, need_t = ctx.needs_input_grad[:2]
-        sigmoid_neg = np.exp(-softplus_neg)  # 1 - sigmoid(x)
+        sigmoid_neg = np.exp(-(softplus_neg + x))  # 1 - sigmoid(x) = exp(-softplus(x)), softplus(x) >= 0
         dx = dt = None
         if need_x:
             log_weight = 1.0 if pos_weight is None else (pos_weight - _F32(1)) * t + _F32(1)
