@@ -12,6 +12,7 @@
 // Each ISA supplies the few primitives the functions need beyond Vec (sub, div, min, max, round to
 // nearest, 2^n for integral n, abs, copysign, a select on x < y); the functions are written once.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -186,7 +187,8 @@ inline float sum_exp(const float* x, int64_t n, float shift) {
   for (; i + Vec::W <= n; i += Vec::W) acc = Vec::add(acc, exp(sub(Vec::loadu(x + i), s)));
   if (i < n) {
     float buf[Vec::W];
-    for (int k = 0; k < Vec::W; ++k) buf[k] = i + k < n ? x[i + k] : -std::numeric_limits<float>::infinity();
+    std::fill(buf, buf + Vec::W, -std::numeric_limits<float>::infinity());
+    std::memcpy(buf, x + i, static_cast<size_t>(n - i) * sizeof(float));
     acc = Vec::add(acc, exp(sub(Vec::loadu(buf), s)));
   }
   return Vec::reduce_add(acc);
