@@ -40,8 +40,8 @@ namespace sk {
 namespace {
 
 using V = simd::Vec;
-constexpr int64_t kBlockQ = 64;   // query rows per tile
-constexpr int64_t kBlockK = 64;   // keys per tile (also the leading dimension of every tile buffer)
+constexpr int64_t kBlockQ = 128;   // query rows per tile
+constexpr int64_t kBlockK = 128;   // keys per tile (also the leading dimension of every tile buffer)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Dropout: key j of query i in head bh is kept when the high 32 bits of a SplitMix64-style hash of
