@@ -132,14 +132,9 @@ void dropout_tile(const AttentionParams& p, const Dropout& dropout, const Head& 
 }
 
 float row_max(const float* x, int64_t n) {
-  int64_t c = 0;
   float m = -kInf;
-  if (n >= V::W) {
-    V::T acc = V::loadu(x);
-    for (c = V::W; c + V::W <= n; c += V::W) acc = simd::max(acc, V::loadu(x + c));
-    m = simd::reduce_max(acc);
-  }
-  for (; c < n; ++c) m = std::max(m, x[c]);
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < n; ++c) m = x[c] > m ? x[c] : m;
   return m;
 }
 
@@ -237,7 +232,13 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   float *s = t.s.data(), *ds = t.ds.data(), *keep = t.keep.data();
   const float* dout = g.dout + i0 * D;
   scores_tile(p, hd, i0, rows, j0, cols, s);
-  for (int64_t r = 0; r < rows; ++r) exp_shifted_sum(s + r * kBlockK, cols, g.lse[i0 + r]);  // s = P
+  for (int64_t r = 0; r < rows; ++r) {  // s = P; a fully masked row (lse = +inf) has P = 0 exactly
+    float* row = s + r * kBlockK;
+    if (g.lse[i0 + r] == kInf)
+      std::fill(row, row + cols, 0.0f);
+    else
+      exp_shifted_sum(row, cols, g.lse[i0 + r]);
+  }
   if (dropout.active) dropout_tile(p, dropout, hd, i0, rows, j0, cols, keep);
   if (dv) {
     const float* dropped = s;  // P̃

@@ -1,4 +1,4 @@
-// Vector math over simd::Vec for the CPU kernels: sub, max, reduce_max and a fast exp.
+// Vector math over simd::Vec for the CPU kernels: sub and a fast exp.
 //
 // exp(x) = 2^n * e^r with n = round(x * log2 e) and r = x - n * ln2, where ln2 is split into a part
 // with few mantissa bits and a small remainder (Cody–Waite), so r is exact to float rounding and
@@ -23,36 +23,13 @@ constexpr float kInvFact[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.
 }  // namespace exp_detail
 
 #if defined(__AVX512F__)
-// The maskz forms with an all-ones mask avoid GCC 12's spurious -Wuninitialized on the plain ones.
 inline Vec::T sub(Vec::T a, Vec::T b) { return _mm512_sub_ps(a, b); }
-inline Vec::T max(Vec::T a, Vec::T b) { return _mm512_maskz_max_ps(0xFFFF, a, b); }
-inline float reduce_max(Vec::T v) {
-  v = max(v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0x4E));  // fold the 256-bit halves
-  v = max(v, _mm512_maskz_shuffle_f32x4(0xFFFF, v, v, 0xB1));  // fold the 128-bit quarters
-  __m128 h = _mm512_castps512_ps128(v);
-  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-  return _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
-}
 #elif defined(__AVX2__) && defined(__FMA__)
 inline Vec::T sub(Vec::T a, Vec::T b) { return _mm256_sub_ps(a, b); }
-inline Vec::T max(Vec::T a, Vec::T b) { return _mm256_max_ps(a, b); }
-inline float reduce_max(Vec::T v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
 #elif defined(__ARM_NEON)
 inline Vec::T sub(Vec::T a, Vec::T b) { return vsubq_f32(a, b); }
-inline Vec::T max(Vec::T a, Vec::T b) { return vmaxq_f32(a, b); }
-inline float reduce_max(Vec::T v) { return vmaxvq_f32(v); }
 #else
 inline Vec::T sub(Vec::T a, Vec::T b) { return a - b; }
-inline Vec::T max(Vec::T a, Vec::T b) { return a > b ? a : b; }
-inline float reduce_max(Vec::T v) {
-  float a = v[0] > v[1] ? v[0] : v[1], b = v[2] > v[3] ? v[2] : v[3];
-  return a > b ? a : b;
-}
 #endif
 
 // e^x lane by lane (see the header comment for accuracy and range).
@@ -60,6 +37,7 @@ inline Vec::T exp(Vec::T x) {
   using namespace exp_detail;
 #if defined(__AVX512F__)
   const __mmask16 representable = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kLowest), _CMP_NLT_UQ);
+  // The maskz forms with an all-ones mask avoid GCC 12's spurious -Wuninitialized on the plain ones.
   x = _mm512_maskz_min_ps(0xFFFF, _mm512_set1_ps(kHighest), x);  // min/max return the 2nd operand on NaN
   const __m512 n = _mm512_maskz_roundscale_ps(0xFFFF, _mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
