@@ -4,3 +4,4 @@ defaults and semantics. Each op is a ``Function`` in ``seqkernels/ops/``; this m
 from .ops.conv import conv1d
 from .ops.embedding import embedding
 from .ops.pooling import adaptive_max_pool1d, avg_pool1d, max_pool1d
+from .ops.attention import scaled_dot_product_attention

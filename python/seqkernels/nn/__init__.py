@@ -11,3 +11,5 @@ from .parameter import Parameter
 from .conv import Conv1d
 from .pooling import AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
 from .sparse import Embedding
+from .attention import MultiheadAttention
+from .transformer import TransformerEncoder, TransformerEncoderLayer
