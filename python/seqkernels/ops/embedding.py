@@ -4,9 +4,9 @@ with ``torch.nn.functional.embedding``'s arguments and semantics, and ``SparseGr
 
 SparseGrad contract (what optimizers rely on): ``rows`` int64 (k,) holds distinct row indices in ascending
 order, ``values`` (k, dim) their summed gradients, ``shape`` the table's shape; every other row's gradient is
-zero. ``.data`` / ``to_dense()`` give the dense array, so code unaware of sparsity stays correct (at dense cost);
-an optimizer that checks ``isinstance(p.grad, SparseGrad)`` can update ``p.data[rows]`` only. Gradients from
-several backward passes add up into one SparseGrad whose rows stay distinct and sorted.
+zero. ``.data``, ``to_dense()`` and ``np.asarray(grad)`` give the dense array, so code unaware of sparsity stays
+correct (at dense cost); an optimizer that checks ``isinstance(p.grad, SparseGrad)`` can update ``p.data[rows]``
+only. Gradients from several backward passes add up into one SparseGrad whose rows stay distinct and sorted.
 """
 from __future__ import annotations
 
@@ -41,6 +41,10 @@ class SparseGrad:
 
     def numpy(self) -> np.ndarray:
         return self.to_dense()
+
+    def __array__(self, dtype=None, copy=None):
+        dense = self.to_dense()
+        return dense if dtype is None else dense.astype(dtype, copy=False)
 
     def __add__(self, other):
         """SparseGrad + SparseGrad stays sparse (rows merged, their values summed); + an array is dense."""
