@@ -274,8 +274,11 @@ def test_cross_entropy_nan_propagates_and_all_ignored():
     x[0, 1] = np.nan
     loss = F.cross_entropy(sk.tensor(x), sk.tensor(np.array([0, 2])), reduction="none")
     assert np.isnan(loss.numpy()[0]) and np.isfinite(loss.numpy()[1])
-    all_ignored = F.cross_entropy(sk.tensor(np.zeros((2, 3), dtype=np.float32)), sk.tensor(np.array([-100, -100])))
+    logits = sk.tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
+    all_ignored = F.cross_entropy(logits, sk.tensor(np.array([-100, -100])))
     assert np.isnan(all_ignored.item())
+    all_ignored.backward()  # torch: zero gradient for ignored rows
+    np.testing.assert_array_equal(logits.grad.numpy(), 0.0)
 
 
 def test_cross_entropy_errors():

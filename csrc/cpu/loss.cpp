@@ -43,7 +43,8 @@ float sum_of_weights(const float* class_weight, int64_t classes) {
 }  // namespace
 
 void cross_entropy_forward(const float* logits, const int64_t* target, const float* class_weight, float* loss,
-                           float* lse, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing) {
+                           float* lse, double* loss_sum, double* weight_sum, int64_t rows, int64_t classes,
+                           int64_t ignore_index, float label_smoothing) {
   const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
   const float total_weight = sum_of_weights(class_weight, classes);
   parallel_for(rows, row_grain(classes), [&](int64_t r0, int64_t r1) {
@@ -72,6 +73,14 @@ void cross_entropy_forward(const float* logits, const int64_t* target, const flo
       loss[r] = value;
     }
   });
+  // The totals in row order (O(rows) next to the O(rows * classes) above): deterministic.
+  double total = 0.0, weights = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    total += loss[r];
+    if (target[r] != ignore_index) weights += class_weight ? class_weight[target[r]] : 1.0f;
+  }
+  *loss_sum = total;
+  *weight_sum = weights;
 }
 
 void cross_entropy_backward(const float* logits, const int64_t* target, const float* class_weight,

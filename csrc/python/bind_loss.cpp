@@ -41,12 +41,13 @@ py::tuple forward(py::handle logits_obj, py::handle target_obj, py::handle weigh
   Checked in = check_inputs("cross_entropy", logits_obj, target_obj, weight_obj, ignore_index, label_smoothing);
   FloatArray loss = empty_float32({in.rows}), lse = empty_float32({in.rows});
   float *lp = loss.mutable_data(), *sp = lse.mutable_data();
+  double loss_sum = 0.0, weight_sum = 0.0;
   {
     py::gil_scoped_release release;
-    cross_entropy_forward(in.logits.data(), in.target.data(), data_or_null(in.weight), lp, sp, in.rows, in.classes,
-                          ignore_index, label_smoothing);
+    cross_entropy_forward(in.logits.data(), in.target.data(), data_or_null(in.weight), lp, sp, &loss_sum,
+                          &weight_sum, in.rows, in.classes, ignore_index, label_smoothing);
   }
-  return py::make_tuple(loss, lse);
+  return py::make_tuple(loss, lse, loss_sum, weight_sum);
 }
 
 FloatArray backward(py::handle logits_obj, py::handle target_obj, py::handle weight_obj, py::handle lse_obj,
@@ -72,7 +73,8 @@ SK_REGISTER_BINDINGS(loss) {
   m.def("cross_entropy_forward", &forward, py::arg("input"), py::arg("target"), py::arg("weight"),
         py::arg("ignore_index"), py::arg("label_smoothing"),
         "Per-row (unreduced, class-weighted) softmax cross-entropy of (rows, classes) logits and int targets "
-        "-> (loss, lse). Targets outside [0, classes) other than ignore_index raise IndexError.");
+        "-> (loss, lse, loss_sum, weight_sum): 'mean' is loss_sum / weight_sum (the summed weights of the "
+        "targets not ignored). Targets outside [0, classes) other than ignore_index raise IndexError.");
   m.def("cross_entropy_backward", &backward, py::arg("input"), py::arg("target"), py::arg("weight"), py::arg("lse"),
         py::arg("grad_loss"), py::arg("ignore_index"), py::arg("label_smoothing"),
         "d(sum_i grad_loss[i] * loss[i]) / d input.");

@@ -2,6 +2,8 @@
 and ``mse_loss`` vectorised in numpy (memory-bound, one pass each way). torch.nn.functional semantics."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _C
@@ -40,19 +42,15 @@ class CrossEntropy(Function):
         rows, t1, loss_shape = _class_rows(x, t, op)
         classes = rows.shape[1]
         w = optional_float32(weight, op, "weight", (classes,))
-        loss, lse = _C.cross_entropy_forward(rows, t1, w, int(ignore_index), float(label_smoothing))
+        loss, lse, total, weight_sum = _C.cross_entropy_forward(rows, t1, w, int(ignore_index), float(label_smoothing))
         ctx.save_for_backward(rows, t1, w, lse)
         ctx.options = (x.shape, int(ignore_index), float(label_smoothing), reduction)
         if reduction == "none":
             return loss.reshape(loss_shape)
-        total = loss.sum(dtype=np.float64)
         if reduction == "sum":
             return np.array(total, dtype=_F32)
-        valid = t1 != ignore_index
-        denom = float(w[t1[valid]].sum(dtype=np.float64)) if w is not None else float(np.count_nonzero(valid))
-        ctx.denom = denom
-        with np.errstate(invalid="ignore", divide="ignore"):  # every target ignored: NaN, as torch
-            return np.array(np.float64(total) / denom, dtype=_F32)
+        ctx.denom = weight_sum
+        return np.array(total / weight_sum if weight_sum else math.nan, dtype=_F32)  # all ignored: NaN, as torch
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -61,7 +59,9 @@ class CrossEntropy(Function):
         if reduction == "none":
             grad_rows = np.ascontiguousarray(grad_output, dtype=_F32).reshape(-1)
         else:
-            scale = float(grad_output) if reduction == "sum" else float(grad_output) / ctx.denom
+            scale = float(grad_output)
+            if reduction == "mean":
+                scale = scale / ctx.denom if ctx.denom else 0.0  # all ignored: every row's gradient is 0 anyway
             grad_rows = np.full(rows.shape[0], scale, dtype=_F32)
         d = _C.cross_entropy_backward(rows, t1, w, lse, grad_rows, ignore_index, label_smoothing)
         if len(input_shape) <= 2:
