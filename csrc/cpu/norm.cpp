@@ -75,18 +75,15 @@ void layer_norm_backward(const float* dy, const float* x, const float* weight, c
         sum_gx += g * (xr[j] - mu) * rs;
       }
       const float mean_g = sum_g / static_cast<float>(dim), mean_gx = sum_gx / static_cast<float>(dim);
-      if (reduce) {
 #pragma omp simd
-        for (int64_t j = 0; j < dim; ++j) {
-          pw[j] += gr[j] * (xr[j] - mu) * rs;
+      for (int64_t j = 0; j < dim; ++j) {  // the reduce / weight tests are loop-invariant (unswitched)
+        const float xhat = (xr[j] - mu) * rs;
+        const float g = weight ? gr[j] * weight[j] : gr[j];
+        dxr[j] = rs * (g - mean_g - xhat * mean_gx);
+        if (reduce) {
+          pw[j] += gr[j] * xhat;
           pb[j] += gr[j];
         }
-      }
-#pragma omp simd
-      for (int64_t j = 0; j < dim; ++j) {
-        const float g = weight ? gr[j] * weight[j] : gr[j];
-        const float xhat = (xr[j] - mu) * rs;
-        dxr[j] = rs * (g - mean_g - xhat * mean_gx);
       }
     }
   });
