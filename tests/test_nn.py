@@ -68,6 +68,18 @@ def test_shared_parameters_are_listed_once_and_state_dict_shares_memory():
     assert np.shares_memory(model.state_dict()["0.weight"], lin.weight.numpy())
 
 
+def test_deepcopy_gives_an_independent_model():
+    import copy
+    model = build(sk)
+    clone = copy.deepcopy(model)
+    assert list(clone.state_dict()) == list(model.state_dict())
+    clone[0].proj.weight.data[...] = 0
+    assert np.abs(model[0].proj.weight.numpy()).sum() > 0
+    snapshot = copy.deepcopy(model.state_dict())
+    model[0].scale.data[...] = 5
+    assert snapshot["0.scale"][0] == 1
+
+
 def test_train_eval_zero_grad_apply_and_requires_grad_():
     model = build(sk)
     assert model.training and model[1].training

@@ -354,3 +354,4 @@ def test_scalar_conversions():
     assert float(t) == 2.5 and int(t) == 2 and bool(t)
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(sk.ones(2))
+    assert f"{sk.tensor(2.0 / 3):.3f}" == "0.667" and f"{sk.ones(2)}".startswith("tensor(")

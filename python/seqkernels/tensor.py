@@ -106,6 +106,12 @@ class Tensor:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.data)
 
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value of a one-element tensor, as torch."""
+        if spec and self.data.size == 1:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
+
     def __float__(self) -> float:
         return float(self.item())
 
