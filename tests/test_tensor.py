@@ -355,3 +355,11 @@ def test_scalar_conversions():
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(sk.ones(2))
     assert f"{sk.tensor(2.0 / 3):.3f}" == "0.667" and f"{sk.ones(2)}".startswith("tensor(")
+
+
+@pytest.mark.parametrize("dim", [0, -1, 1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_methods_delegate_to_functional(name, dim):
+    x = randn(3, 5, 2) * 4
+    check(lambda t: getattr(t, name)(dim), lambda t: getattr(t, name)(dim), x)
+    check(lambda t: getattr(sk, name)(t, dim), lambda t: getattr(torch, name)(t, dim), x)
