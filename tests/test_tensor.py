@@ -354,6 +354,10 @@ def test_scalar_conversions():
     assert float(t) == 2.5 and int(t) == 2 and bool(t)
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(sk.ones(2))
+    rows = list(sk.tensor(np.arange(6.0).reshape(3, 2)))
+    assert len(rows) == 3 and rows[2].numpy().tolist() == [4.0, 5.0]
+    with pytest.raises(TypeError, match="0-d"):
+        list(sk.tensor(1.0))
     assert f"{sk.tensor(2.0 / 3):.3f}" == "0.667" and f"{sk.ones(2)}".startswith("tensor(")
 
 
