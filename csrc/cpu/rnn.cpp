@@ -223,6 +223,8 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
   sk::gemm(false, true, rows, GH, s.I, 1.0f, x, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
 
   // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
+  auto w_hh_packed = uninitialized(gemm_packed_b_size(H, GH));  // W_hh^T, packed once for every step
+  sk::gemm_pack_b(true, H, GH, w_hh, H, w_hh_packed.get());
   auto h = uninitialized(s.B * H), c = uninitialized(s.B * H), q = uninitialized(s.B * GH);
   std::unique_ptr<float[]> scratch = saved ? nullptr : uninitialized(s.B * width);
   for (int64_t j = 0; j < s.B; ++j) {
@@ -239,7 +241,7 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
 
   for (int64_t step = 0; step < s.T; ++step) {
     const int64_t active = sched.active[step];
-    sk::gemm(false, true, active, GH, H, 1.0f, h.get(), H, w_hh, H, 0.0f, q.get(), GH);
+    sk::gemm_prepacked_b(false, active, GH, H, 1.0f, h.get(), H, w_hh_packed.get(), 0.0f, q.get(), GH);
     sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
@@ -275,6 +277,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
     if (Cell::split_hidden_grad) std::fill(da_hh + row * GH, da_hh + (row + 1) * GH, 0.0f);
   });
 
+  auto w_hh_packed = uninitialized(gemm_packed_b_size(GH, H));  // W_hh, packed once for every step
+  sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed.get());
   auto dh = uninitialized(s.B * H), dc = uninitialized(s.B * H), da_step = uninitialized(s.B * GH);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
@@ -297,8 +301,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
         if (Cell::split_hidden_grad) std::memcpy(da_hh + row * GH, da_h, GH * sizeof(float));
       }
     });
-    sk::gemm(false, false, active, H, GH, 1.0f, da_step.get(), GH, w_hh, H, Cell::direct_dh ? 1.0f : 0.0f,
-             dh.get(), H);
+    sk::gemm_prepacked_b(false, active, H, GH, 1.0f, da_step.get(), GH, w_hh_packed.get(),
+                         Cell::direct_dh ? 1.0f : 0.0f, dh.get(), H);
   }
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
