@@ -125,16 +125,6 @@ inline V select_less(V a, V b, V if_less, V otherwise) {
 }
 #endif
 
-// Sum of the lanes (Vec::reduce_add trips GCC 12's -Wmaybe-uninitialized on AVX-512; once per row, this
-// costs nothing).
-inline float sum_lanes(V v) {
-  float lanes[Vec::W];
-  Vec::storeu(lanes, v);
-  float s = 0.0f;
-  for (int i = 0; i < Vec::W; ++i) s += lanes[i];
-  return s;
-}
-
 inline V exp(V x) {
   // Beyond these bounds the result is 0 or +inf anyway; clamping keeps n small enough for pow2_mul.
   x = min_nan(Vec::set1(89.0f), max_nan(Vec::set1(-104.0f), x));
@@ -199,7 +189,7 @@ inline float sum_exp(const float* x, int64_t n, float shift) {
     for (int k = 0; k < Vec::W; ++k) buf[k] = i + k < n ? x[i + k] : -std::numeric_limits<float>::infinity();
     acc = Vec::add(acc, exp(sub(Vec::loadu(buf), s)));
   }
-  return sum_lanes(acc);
+  return Vec::reduce_add(acc);
 }
 
 // y[i] = fn(x[i]) (map) or fn(a[i], b[i]) (map2) over [0, n): whole registers, then the tail zero-padded

@@ -9,3 +9,5 @@ from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .attention import MultiheadAttention
+from .transformer import TransformerEncoder, TransformerEncoderLayer
