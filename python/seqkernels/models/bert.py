@@ -322,24 +322,35 @@ def _classifier_dropout(config: BertConfig) -> float:
     return config.hidden_dropout_prob if config.classifier_dropout is None else config.classifier_dropout
 
 
-class BertForSequenceClassification(BertPreTrainedModel):
-    """BertModel's pooled output, dropout, then ``classifier`` (hidden -> num_labels). With ``labels``: the
-    cross-entropy loss (num_labels > 1) or the mean squared error (num_labels == 1, regression)."""
+def _as_labels(labels) -> Tensor:
+    return labels if isinstance(labels, Tensor) else Tensor(np.asarray(labels))
 
-    def __init__(self, config: BertConfig):
+
+class _BertWithClassifier(BertPreTrainedModel):
+    """BertModel (with or without its pooler), dropout, and ``classifier`` (hidden -> num_labels)."""
+
+    def __init__(self, config: BertConfig, add_pooling_layer: bool):
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.bert = BertModel(config)
+        self.bert = BertModel(config, add_pooling_layer=add_pooling_layer)
         self.dropout = Dropout(_classifier_dropout(config))
         self.classifier = Linear(config.hidden_size, config.num_labels)
         self._init_weights(self.classifier)
+
+
+class BertForSequenceClassification(_BertWithClassifier):
+    """The classifier over BertModel's pooled output. With ``labels``: the cross-entropy loss (num_labels > 1)
+    or the mean squared error (num_labels == 1, regression)."""
+
+    def __init__(self, config: BertConfig):
+        super().__init__(config, add_pooling_layer=True)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
         pooled = self.bert(input_ids, attention_mask, token_type_ids, position_ids).pooler_output
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
-            labels = labels if isinstance(labels, Tensor) else Tensor(np.asarray(labels))
+            labels = _as_labels(labels)
             if self.num_labels == 1:
                 loss = F.mse_loss(logits.reshape(-1), labels.reshape(-1).float())
             else:
@@ -347,24 +358,19 @@ class BertForSequenceClassification(BertPreTrainedModel):
         return SequenceClassifierOutput(loss, logits)
 
 
-class BertForTokenClassification(BertPreTrainedModel):
-    """Per-token ``classifier`` over BertModel's hidden states (no pooler); labels of -100 are ignored."""
+class BertForTokenClassification(_BertWithClassifier):
+    """The classifier on every token of BertModel's hidden states (no pooler); labels of -100 are ignored."""
 
     def __init__(self, config: BertConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.bert = BertModel(config, add_pooling_layer=False)
-        self.dropout = Dropout(_classifier_dropout(config))
-        self.classifier = Linear(config.hidden_size, config.num_labels)
-        self._init_weights(self.classifier)
+        super().__init__(config, add_pooling_layer=False)
 
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, labels=None):
         hidden = self.bert(input_ids, attention_mask, token_type_ids, position_ids).last_hidden_state
         logits = self.classifier(self.dropout(hidden))
         loss = None
         if labels is not None:
-            labels = labels if isinstance(labels, Tensor) else Tensor(np.asarray(labels))
-            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), labels.reshape(-1), ignore_index=-100)
+            loss = F.cross_entropy(logits.reshape(-1, self.num_labels), _as_labels(labels).reshape(-1),
+                                   ignore_index=-100)
         return TokenClassifierOutput(loss, logits)
 
 
