@@ -191,8 +191,8 @@ def test_fine_tuning_reduces_loss(minilm_folder):
     labels = np.array([1] * 4 + [0] * 4)
     model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)
     model.train()
-    optimizer = optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
-    warmup, total = 2, 8
+    optimizer = optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
+    warmup, total = 1, 6
     schedule = optim.LambdaLR(optimizer, lambda step: min((step + 1) / warmup, (total - step) / (total - warmup)))
     losses = []
     for _ in range(total):
