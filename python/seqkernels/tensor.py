@@ -160,6 +160,16 @@ class Tensor:
         run_backward(self, seed, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
+        if getattr(g, "is_sparse", False) or getattr(self.grad, "is_sparse", False):
+            # a SparseGrad (ops/embedding.py) stays sparse while every contribution is sparse
+            if self.grad is None:
+                total = g
+            elif isinstance(self.grad, Tensor):  # dense so far: g is sparse
+                total = g + self.grad.data
+            else:
+                total = self.grad + g
+            self.grad = total if getattr(total, "is_sparse", False) else Tensor._from_op(total, None, 0)
+            return
         g = np.asarray(g, dtype=self.dtype)
         if self.grad is None:
             self.grad = Tensor._from_op(np.array(g, copy=True), None, 0)
