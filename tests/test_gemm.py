@@ -14,6 +14,7 @@ SHAPES = [
     (1, 1, 1), (1, 7, 3), (5, 1, 9), (3, 4, 1), (13, 17, 19), (14, 32, 256),  # exact register tile
     (15, 33, 257), (97, 101, 103), (31, 1, 500), (1, 300, 64), (640, 3, 7),  # tall-skinny / GEMV-like
     (64, 1024, 256), (200, 200, 600),  # LSTM step; K spans several KC blocks
+    (3, 100, 37), (13, 64, 1000), (1, 1024, 1024), (7, 33, 5),  # few rows: B read in place, no packing
 ]
 
 
@@ -219,3 +220,27 @@ def test_fma_peak_probe_is_positive():
     assert _C.measure_fma_peak(1, 0.01) > 0.0
     with pytest.raises(ValueError, match="threads"):
         _C.measure_fma_peak(0, 0.01)
+
+
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (64, 1024, 256), (13, 45, 300), (100, 33, 7)])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, True), (False, True)])
+def test_prepacked_b_matches_gemm(rng, threads, M, N, K, ta, tb):
+    a = rng.standard_normal((K, M) if ta else (M, K), dtype=np.float32)
+    b = rng.standard_normal((N, K) if tb else (K, N), dtype=np.float32)
+    packed = _C.PackedB(b, trans_b=tb)
+    assert packed.shape == (K, N)
+    want, a64, b64 = reference(a, b, ta, tb)
+    assert_gemm_close(_C.gemm_packed(a, packed, trans_a=ta), a64, b64, want)
+    c = rng.standard_normal((M, N), dtype=np.float32)
+    out = c.copy()
+    _C.gemm_packed(a, packed, trans_a=ta, alpha=0.5, beta=2.0, out=out)
+    want2, _, _ = reference(a, b, ta, tb, 0.5, 2.0, c)
+    assert_gemm_close(out, a64, b64, want2, 0.5, 2.0, c)
+
+
+def test_prepacked_b_errors():
+    packed = _C.PackedB(np.ones((3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"'a' contributes 5 columns but 'b' has 3 rows"):
+        _C.gemm_packed(np.ones((2, 5), np.float32), packed)
+    with pytest.raises(TypeError, match=r"'b' must be a float32 array"):
+        _C.PackedB(np.ones((3, 4)))

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "seqkernels/parallel.h"
 #include "simd.h"
@@ -105,19 +107,20 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
   }
 }
 
-// c[MR x NR] = alpha * (a_panel @ b_panel) + beta * c, beta == 0 leaving c unread.
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c,
-                  int64_t ldc, float alpha, float beta) {
+// c[MR x NR] = alpha * (a_panel @ b_panel) + beta * c, beta == 0 leaving c unread. Row k of the
+// B panel starts at b + k * b_row_stride (NR when packed; ldb when B is read in place).
+void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t b_row_stride,
+                  float* c, int64_t ldc, float alpha, float beta) {
   V::T acc[MR][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += b_row_stride) {
     V::T bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * V::W);
+    for (int v = 0; v < NV; ++v) bv[v] = V::loadu(b + v * V::W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const V::T ai = V::set1(a[i]);
@@ -145,10 +148,10 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
 }
 
 // A partial tile: full tile into scratch, then the valid mr x nr corner merged into C.
-void edge_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr,
-                 int64_t nr, float alpha, float beta) {
+void edge_kernel(int64_t kc, const float* a, const float* b, int64_t b_row_stride, float* c, int64_t ldc,
+                 int64_t mr, int64_t nr, float alpha, float beta) {
   alignas(64) float tile[MR * NR];
-  micro_kernel(kc, a, b, tile, NR, alpha, 0.0f);
+  micro_kernel(kc, a, b, b_row_stride, tile, NR, alpha, 0.0f);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) {
       float& out = c[i * ldc + j];
@@ -166,30 +169,69 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   }
 }
 
-void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  float* packed_b = tl_packed_b.get(KC * round_up(std::min(NC, N), NR));
+// Where the blocked loop gets its B panels from. block(jc, nc, pc, kc) returns the panel of columns
+// jc..jc+NR for rows pc..pc+kc, the distance between consecutive panels, and between a panel's rows.
+struct BlockOfB {
+  const float* first_panel;
+  int64_t panel_stride, row_stride;
+};
+
+// Packed on the fly into a per-thread buffer (panels kc*NR apart).
+struct OnTheFlyB {
+  bool trans;
+  const float* B;
+  int64_t ldb;
+  BlockOfB block(int64_t jc, int64_t nc, int64_t pc, int64_t kc) const {
+    float* buffer = tl_packed_b.get(KC * round_up(std::min(NC, nc), NR));
+    pack_b(trans, trans ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, buffer);
+    return {buffer, kc * NR, NR};
+  }
+  OnTheFlyB columns_from(int64_t j0) const { return {trans, trans ? B + j0 * ldb : B + j0, ldb}; }
+};
+
+// Packed once by gemm_pack_b: panel-major, each NR-column panel holding all K rows.
+struct PrepackedB {
+  const float* packed;
+  int64_t K;
+  BlockOfB block(int64_t jc, int64_t, int64_t pc, int64_t) const {
+    return {packed + (jc / NR) * K * NR + pc * NR, K * NR, NR};
+  }
+  PrepackedB columns_from(int64_t j0) const { return {packed + (j0 / NR) * K * NR, K}; }
+};
+
+// Row-major B read in place, for few rows of A where packing B would cost as much as the product.
+// Only for whole NR-column panels (the caller routes the last N % NR columns elsewhere).
+struct InPlaceB {
+  const float* B;
+  int64_t ldb;
+  BlockOfB block(int64_t jc, int64_t, int64_t pc, int64_t) const { return {B + pc * ldb + jc, NR, ldb}; }
+  InPlaceB columns_from(int64_t j0) const { return {B + j0, ldb}; }
+};
+
+template <class BSource>
+void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                 const BSource& b_source, float beta, float* C, int64_t ldc) {
   float* packed_a = tl_packed_a.get(KC * round_up(std::min(MC, M), MR));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const float beta_block = pc == 0 ? beta : 1.0f;
-      pack_b(tb, tb ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, packed_b);
+      const BlockOfB b_block = b_source.block(jc, nc, pc, kc);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(ta, ta ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, packed_a);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          const float* b_panel = packed_b + jr * kc;
+          const float* b_panel = b_block.first_panel + (jr / NR) * b_block.panel_stride;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             const float* a_panel = packed_a + ir * kc;
             float* c_tile = C + (ic + ir) * ldc + jc + jr;
             if (mr == MR && nr == NR)
-              micro_kernel(kc, a_panel, b_panel, c_tile, ldc, alpha, beta_block);
+              micro_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, alpha, beta_block);
             else
-              edge_kernel(kc, a_panel, b_panel, c_tile, ldc, mr, nr, alpha, beta_block);
+              edge_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, mr, nr, alpha, beta_block);
           }
         }
       }
@@ -200,10 +242,11 @@ void gemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
 // Below this many flops per thread, waking another thread costs more than it saves.
 constexpr double kMinFlopsPerThread = 1 << 18;
 
-}  // namespace
-
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+// Splits C into per-thread stripes of whole register tiles (along whichever of M, N has more tiles)
+// and runs the serial blocked loop on each.
+template <class BSource>
+void gemm_threaded(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                   const BSource& b_source, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
@@ -212,12 +255,11 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
   const double flops = 2.0 * double(M) * double(N) * double(K);
   int threads = in_parallel_region() ? 1 : num_threads();
   threads = static_cast<int>(std::min<double>(threads, std::max(1.0, flops / kMinFlopsPerThread)));
-  // Split along whichever dimension has more register tiles, in whole tiles.
   const int64_t m_tiles = (M + MR - 1) / MR, n_tiles = (N + NR - 1) / NR;
   const bool split_n = n_tiles >= m_tiles;
   threads = static_cast<int>(std::min<int64_t>(threads, split_n ? n_tiles : m_tiles));
   if (threads <= 1) {
-    gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_serial(ta, M, N, K, alpha, A, lda, b_source, beta, C, ldc);
     return;
   }
   parallel_region(threads, [&](int t, int count) {
@@ -226,14 +268,87 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
     if (t0 >= t1) return;
     if (split_n) {
       const int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
-      gemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, tb ? B + j0 * ldb : B + j0, ldb, beta, C + j0,
-                  ldc);
+      gemm_serial(ta, M, j1 - j0, K, alpha, A, lda, b_source.columns_from(j0), beta, C + j0, ldc);
     } else {
       const int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
-      gemm_serial(ta, tb, i1 - i0, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, B, ldb, beta,
-                  C + i0 * ldc, ldc);
+      gemm_serial(ta, i1 - i0, N, K, alpha, ta ? A + i0 : A + i0 * lda, lda, b_source, beta, C + i0 * ldc, ldc);
     }
   });
+}
+
+// Few rows of A against B stored N x K (a Linear layer's weight: y = x W^T): every C element is a dot
+// product of two contiguous rows, so nothing is packed. Vectorised along K, four columns of C at a
+// time so each load of A feeds four FMAs; threads split the columns.
+constexpr int kDotColumns = 4;
+
+void small_m_dot_products(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int64_t blocks = (N + kDotColumns - 1) / kDotColumns;
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(blocks * kMinFlopsPerThread / flops));
+  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t j0 = blk * kDotColumns, jn = std::min<int64_t>(kDotColumns, N - j0);
+      const float* rows[kDotColumns];
+      for (int c = 0; c < kDotColumns; ++c) rows[c] = B + (j0 + std::min<int64_t>(c, jn - 1)) * ldb;
+      for (int64_t i = 0; i < M; ++i) {
+        const float* a = A + i * lda;
+        V::T acc[kDotColumns];
+        for (int c = 0; c < kDotColumns; ++c) acc[c] = V::zero();
+        int64_t k = 0;
+        for (; k + V::W <= K; k += V::W) {
+          const V::T av = V::loadu(a + k);
+#pragma GCC unroll 4
+          for (int c = 0; c < kDotColumns; ++c) acc[c] = V::fmadd(av, V::loadu(rows[c] + k), acc[c]);
+        }
+        for (int64_t c = 0; c < jn; ++c) {
+          float dot = V::reduce_add(acc[c]);
+          for (int64_t kk = k; kk < K; ++kk) dot += a[kk] * rows[c][kk];
+          float& out = C[i * ldc + j0 + c];
+          out = beta == 0.0f ? alpha * dot : alpha * dot + beta * out;
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M > 0 && M < MR && N >= NR && K > 0 && alpha != 0.0f) {
+    if (tb) {
+      if (!ta) return small_m_dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      // A stored K x M: copy its M rows out contiguously first (M*K floats, cheap for small M).
+      std::vector<float> rows(static_cast<size_t>(M * K));
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t i = 0; i < M; ++i) rows[i * K + k] = A[k * lda + i];
+      return small_m_dot_products(M, N, K, alpha, rows.data(), K, B, ldb, beta, C, ldc);
+    }
+    const int64_t n_full = N / NR * NR;
+    gemm_threaded(ta, M, n_full, K, alpha, A, lda, InPlaceB{B, ldb}, beta, C, ldc);
+    if (n_full < N)
+      gemm_threaded(ta, M, N - n_full, K, alpha, A, lda, OnTheFlyB{false, B + n_full, ldb}, beta, C + n_full, ldc);
+    return;
+  }
+  gemm_threaded(ta, M, N, K, alpha, A, lda, OnTheFlyB{tb, B, ldb}, beta, C, ldc);
+}
+
+int64_t gemm_packed_b_size(int64_t K, int64_t N) { return round_up(std::max<int64_t>(N, 0), NR) * std::max<int64_t>(K, 0); }
+
+void gemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* packed) {
+  // Panel-major: NR-column panel p holds all K rows, so any (k-block, column-stripe) is addressable.
+  parallel_for((N + NR - 1) / NR, 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t j0 = p * NR, nc = std::min<int64_t>(NR, N - j0);
+      pack_b(trans_b, trans_b ? B + j0 * ldb : B + j0, ldb, K, nc, packed + p * K * NR);
+    }
+  });
+}
+
+void gemm_prepacked_b(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                      const float* packed_b, float beta, float* C, int64_t ldc) {
+  gemm_threaded(ta, M, N, K, alpha, A, lda, PrepackedB{packed_b, K}, beta, C, ldc);
 }
 
 void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
@@ -247,8 +362,7 @@ void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, flo
   const bool per_matrix = threads > 1 && (batch % threads == 0 || batch >= 4 * threads);
   auto run = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
-      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c,
-           ldc);
+      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c, ldc);
   };
   if (per_matrix)
     parallel_for(batch, 1, run);

@@ -30,7 +30,13 @@ struct Vec {
   static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  static float reduce_add(T v) { return _mm512_reduce_add_ps(v); }
+  static float reduce_add(T v) {  // via memory: GCC 12's AVX-512 lane-extract intrinsics trip -Wuninitialized
+    alignas(64) float lane[16];
+    _mm512_store_ps(lane, v);
+    float s[8];
+    for (int i = 0; i < 8; ++i) s[i] = lane[i] + lane[i + 8];
+    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct Vec {

@@ -78,9 +78,63 @@ FloatArray gemm_binding(py::handle a_obj, py::handle b_obj, bool trans_a, bool t
   return c;
 }
 
+// op(B) packed once for many products (gemm_pack_b / gemm_prepacked_b).
+class PackedB {
+ public:
+  PackedB(py::handle b_obj, bool trans_b) {
+    Operand b = make_operand(b_obj, "PackedB", "b");
+    if (b.keep.ndim() != 2) throw py::value_error("PackedB: argument 'b' must be 2-D, got shape " + shape_str(b.keep));
+    const bool tb = trans_b != b.transposed;
+    rows_ = trans_b ? b.cols : b.rows;  // K
+    cols_ = trans_b ? b.rows : b.cols;  // N
+    data_.resize(static_cast<size_t>(sk::gemm_packed_b_size(rows_, cols_)));
+    py::gil_scoped_release release;
+    sk::gemm_pack_b(tb, rows_, cols_, b.data, b.ld, data_.data());
+  }
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  const float* data() const { return data_.data(); }
+
+ private:
+  std::vector<float> data_;
+  int64_t rows_, cols_;
+};
+
+FloatArray gemm_packed_binding(py::handle a_obj, const PackedB& b, bool trans_a, float alpha, float beta,
+                               py::object out) {
+  const char* op = "gemm_packed";
+  Operand a = make_operand(a_obj, op, "a");
+  if (a.keep.ndim() != 2) throw py::value_error("gemm_packed: argument 'a' must be 2-D, got shape " + shape_str(a.keep));
+  const int64_t M = trans_a ? a.cols : a.rows, K = trans_a ? a.rows : a.cols, N = b.cols();
+  if (K != b.rows())
+    throw py::value_error("gemm_packed: shapes " + shape_str(a.keep) + " and packed (" + std::to_string(b.rows()) +
+                          ", " + std::to_string(N) + ") do not match: 'a' contributes " + std::to_string(K) +
+                          " columns but 'b' has " + std::to_string(b.rows()) + " rows");
+  FloatArray c;
+  if (out.is_none()) {
+    if (beta != 0.0f) throw py::value_error("gemm_packed: beta != 0 accumulates into 'out', which is missing");
+    c = empty_float32({M, N});
+  } else {
+    c = float32_inplace(out, op, "out");
+    check_shape(c, {M, N}, op, "out");
+    if (memory_overlaps(c, a.keep)) throw py::value_error("gemm_packed: 'out' must not share memory with 'a'");
+  }
+  const bool ta = trans_a != a.transposed;
+  float* cp = c.mutable_data();
+  py::gil_scoped_release release;
+  sk::gemm_prepacked_b(ta, M, N, K, alpha, a.data, a.ld, b.data(), beta, cp, std::max<int64_t>(N, 1));
+  return c;
+}
+
 }  // namespace
 
 SK_REGISTER_BINDINGS(gemm) {
+  py::class_<PackedB>(m, "PackedB", "op(b) packed once for repeated products with gemm_packed.")
+      .def(py::init<py::handle, bool>(), py::arg("b"), py::arg("trans_b") = false)
+      .def_property_readonly("shape", [](const PackedB& p) { return py::make_tuple(p.rows(), p.cols()); });
+  m.def("gemm_packed", &gemm_packed_binding, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("trans_a") = false,
+        py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("out") = py::none(),
+        "out = alpha * op(a) @ B + beta * out with B a PackedB (packed once, reused).");
   m.def("gemm", &gemm_binding, py::arg("a"), py::arg("b"), py::kw_only(), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("out") = py::none(),
         R"doc(out = alpha * op(a) @ op(b) + beta * out   (float32).

@@ -3,15 +3,27 @@
     import seqkernels as sk
     sk.build_info()          # SIMD path, GEMM micro-kernel, OpenMP, CUDA
     sk.set_num_threads(2)
-    c = sk.matmul(a, b)      # float32, numpy.matmul semantics
+    c = sk.matmul(a, b)      # float32, numpy.matmul semantics (numpy in, numpy out; Tensors in, Tensor out)
 """
 from __future__ import annotations
 
 from . import _C
-from .autograd import Function, no_grad, set_grad_enabled, is_grad_enabled
+import numpy as _np
+
+from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .linalg import matmul_array
 from .random import manual_seed
 from .tensor import Tensor, tensor
+from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,
+                             flatten, full, ge, gt, le, log, log_softmax, logical_and, logical_not, logical_or,
+                             lt, masked_fill, matmul, max, mean, min, mul, ne, neg, ones, ones_like, permute, pow,
+                             rand, randint, randn, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
+                             sub, sum, tanh, transpose, unsqueeze, where, zeros, zeros_like)
+
+from . import nn
+
+float32, float64, int32, int64, uint8, bool = _np.float32, _np.float64, _np.int32, _np.int64, _np.uint8, _np.bool_
+float, double, long = float32, float64, int64
 
 __version__ = _C.build_info()["version"]
 
@@ -32,10 +44,12 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-def matmul(a, b):
-    """Matrix product with ``numpy.matmul`` semantics, on the seqkernels GEMM kernel."""
-    return matmul_array(a, b)
-
-
-__all__ = ["Function", "Tensor", "build_info", "get_num_threads", "is_grad_enabled", "manual_seed", "matmul",
-           "no_grad", "set_grad_enabled", "set_num_threads", "tensor", "__version__"]
+__all__ = ["Function", "Tensor", "build_info", "enable_grad", "get_num_threads", "is_grad_enabled", 
+           "manual_seed", "matmul", "nn", "no_grad", "save", "set_grad_enabled", "set_num_threads", "tensor",
+           "__version__",
+           "abs", "add", "arange", "argmax", "argmin", "cat", "chunk", "clone", "concat", "div", "eq", "exp", "expand",
+           "flatten", "full", "ge", "gt", "le", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "lt",
+           "masked_fill", "max", "mean", "min", "mul", "ne", "neg", "ones", "ones_like", "permute", "pow", "rand",
+           "randint", "randn", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sub",
+           "sum", "tanh", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
+           "float32", "float64", "int32", "int64", "uint8", "bool", "float", "double", "long"]

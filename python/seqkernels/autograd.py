@@ -25,38 +25,45 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "grad_enabled", True)
+    return _grad_mode.enabled
 
 
 class set_grad_enabled:
     """Context manager (and plain call) that turns graph recording on or off for this thread."""
 
     def __init__(self, mode: bool):
-        self.prev = is_grad_enabled()
-        _state.grad_enabled = bool(mode)
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = bool(mode)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self.prev
+        _grad_mode.enabled = self.prev
         return False
 
 
-class no_grad:
-    """``with sk.no_grad():`` — ops record no graph (inference, optimizer updates). Also a decorator."""
+class _GradModeBlock:
+    """``with``-block and decorator that sets grad mode to ``mode`` and restores it afterwards."""
+
+    mode = False
 
     def __enter__(self):
-        self.prev = is_grad_enabled()
-        _state.grad_enabled = False
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
-        _state.grad_enabled = self.prev
+        _grad_mode.enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -64,10 +71,22 @@ class no_grad:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with no_grad():
+            with type(self)():
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+class no_grad(_GradModeBlock):
+    """``with sk.no_grad():`` — ops record no graph (inference, optimizer updates). Also a decorator."""
+
+    mode = False
+
+
+class enable_grad(_GradModeBlock):
+    """``with sk.enable_grad():`` — records the graph again inside a ``no_grad`` block. Also a decorator."""
+
+    mode = True
 
 
 class Context:
@@ -105,27 +124,35 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        from .tensor import Tensor
-
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = []
+        needs = []
+        any_needs = False
+        for a in args:
+            if isinstance(a, _Tensor):
+                raw.append(a.data)
+                needs.append(a.requires_grad)
+                any_needs = any_needs or a.requires_grad
+            else:
+                raw.append(a)
+                needs.append(False)
         ctx = Context()
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = tuple(needs)
         result = cls.forward(ctx, *raw, **kwargs)
-        multiple = isinstance(result, tuple)
-        outputs = result if multiple else (result,)
-        record = is_grad_enabled() and any(needs)
-        wrapped = []
-        node = None
-        if record:
-            node = Node(cls, ctx, [a if isinstance(a, Tensor) else None for a in args],
-                        [(np.shape(o), np.asarray(o).dtype) for o in outputs])
-        for i, o in enumerate(outputs):
-            o = np.asarray(o)
-            differentiable = record and o.dtype.kind == "f"
-            t = Tensor._from_op(o, node if differentiable else None, i)
-            wrapped.append(t)
-        return tuple(wrapped) if multiple else wrapped[0]
+        if type(result) is tuple:
+            result = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in result)
+        elif type(result) is not np.ndarray:
+            result = np.asarray(result)  # a numpy scalar from a full reduction
+        if any_needs and _grad_mode.enabled:
+            if type(result) is tuple:
+                node = Node(cls, ctx, [a if isinstance(a, _Tensor) else None for a in args],
+                            [(o.shape, o.dtype) for o in result])
+                return tuple(_from_op(o, node if o.dtype.kind == "f" else None, i) for i, o in enumerate(result))
+            node = Node(cls, ctx, [a if isinstance(a, _Tensor) else None for a in args],
+                        ((result.shape, result.dtype),))
+            return _from_op(result, node if result.dtype.kind == "f" else None, 0)
+        if type(result) is tuple:
+            return tuple(_from_op(o, None, 0) for o in result)
+        return _from_op(result, None, 0)
 
 
 def _topological_order(root_node: Node) -> List[Node]:
@@ -151,8 +178,6 @@ def _topological_order(root_node: Node) -> List[Node]:
 
 def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None:
     """Propagates ``gradient`` (d loss / d root) to every leaf that requires grad, accumulating ``.grad``."""
-    from .tensor import Tensor
-
     if root._node is None:
         if root.requires_grad:  # backward on a leaf: its gradient is the seed itself
             root._accumulate_grad(gradient)
@@ -186,8 +211,16 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
                 slots = pending.setdefault(id(inp._node), [None] * len(inp._node.out_meta))
                 k = inp._out_index
                 slots[k] = g if slots[k] is None else slots[k] + g
-        if not retain_graph:
+        if not retain_graph:  # free saved arrays and the links to inputs: the graph dies with this pass
             node.ctx = None
+            node.inputs = ()
+
+
+def _bind_tensor_type(tensor_cls) -> None:
+    """Called once by tensor.py: ``apply`` wraps results without a per-call import."""
+    global _Tensor, _from_op
+    _Tensor = tensor_cls
+    _from_op = tensor_cls._from_op
 
 
 def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:

@@ -44,6 +44,9 @@ def matmul_array(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             f"matmul: batch dimensions of shapes {a_shape} and {b_shape} cannot be broadcast") from None
     if not batch:
         out = _C.gemm(a2, b2)
+    elif b2.ndim == 2 and a2.flags.c_contiguous:
+        # a shared 2-D right operand: the whole batch is one (batch*M, K) x (K, N) GEMM
+        out = _C.gemm(a2.reshape(-1, K), b2).reshape(batch + (M, N))
     else:
         out = _C.gemm(_batched(a2, batch, M, K), _batched(b2, batch, K, N)).reshape(batch + (M, N))
     if a.ndim == 1:

@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from .autograd import run_backward
+from .autograd import _bind_tensor_type, run_backward
 
 _FLOAT = np.float32
 
@@ -101,6 +101,17 @@ class Tensor:
     def tolist(self):
         return self.data.tolist()
 
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
@@ -124,6 +135,12 @@ class Tensor:
     def detach(self) -> "Tensor":
         """The same data, cut from the graph."""
         return Tensor._from_op(self.data, None, 0)
+
+    def detach_(self) -> "Tensor":
+        """Cuts this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._node = None
+        self.requires_grad = False
+        return self
 
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulates d(self)/d(leaf) into every leaf's ``.grad``. ``gradient`` is required unless self
@@ -154,3 +171,10 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """``sk.tensor(array_like)``: floats become float32 (unless ``dtype`` says otherwise), ints and bools
     keep their type."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+_bind_tensor_type(Tensor)
+
+from .ops import tensor_ops  # noqa: E402  (the ops need Tensor defined; they attach its methods)
+
+tensor_ops.install()

@@ -1,1 +1,10 @@
 """``seqkernels.nn``: layers mirroring ``torch.nn`` (same parameter names and layouts)."""
+from . import init
+from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .container import ModuleDict, ModuleList, Sequential
+from .dropout import Dropout
+from .linear import Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import Module
+from .normalization import LayerNorm
+from .parameter import Parameter
