@@ -16,6 +16,7 @@
 #include "seqkernels/gemm.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -107,13 +108,15 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
   }
 }
 
-// c[MR x NR] = alpha * (a_panel @ b_panel) + beta * c, beta == 0 leaving c unread. Row k of the
-// B panel starts at b + k * b_row_stride (NR when packed; ldb when B is read in place).
+// c[R x NR] = alpha * (a_panel @ b_panel) + beta * c for the first R <= MR rows of an MR-row A panel,
+// beta == 0 leaving c unread. Row k of the B panel starts at b + k * b_row_stride (NR when packed;
+// ldb when B is read in place). R < MR serves the bottom edge without computing padding rows.
+template <int R>
 void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t b_row_stride,
                   float* c, int64_t ldc, float alpha, float beta) {
-  V::T acc[MR][NV];
+  V::T acc[R][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
@@ -122,7 +125,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = V::loadu(b + v * V::W);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < R; ++i) {
       const V::T ai = V::set1(a[i]);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[i][v] = V::fmadd(ai, bv[v], acc[i][v]);
@@ -132,13 +135,13 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
   const V::T va = V::set1(alpha);
   if (beta == 0.0f) {
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) V::storeu(c + i * ldc + v * V::W, V::mul(va, acc[i][v]));
   } else {
     const V::T vb = V::set1(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* p = c + i * ldc + v * V::W;
@@ -147,11 +150,25 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
   }
 }
 
-// A partial tile: full tile into scratch, then the valid mr x nr corner merged into C.
-void edge_kernel(int64_t kc, const float* a, const float* b, int64_t b_row_stride, float* c, int64_t ldc,
+using MicroKernel = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, float, float);
+
+template <int... R>
+constexpr std::array<MicroKernel, sizeof...(R)> micro_kernel_table(std::integer_sequence<int, R...>) {
+  return {&micro_kernel<R + 1>...};
+}
+// kernel_for_rows[r - 1] computes r rows.
+constexpr auto kernel_for_rows = micro_kernel_table(std::make_integer_sequence<int, MR>{});
+
+// Any tile: mr <= MR rows in place; a right-edge tile (nr < NR) goes through a scratch tile first.
+void tile_kernel(int64_t kc, const float* a, const float* b, int64_t b_row_stride, float* c, int64_t ldc,
                  int64_t mr, int64_t nr, float alpha, float beta) {
+  const MicroKernel kernel = kernel_for_rows[mr - 1];
+  if (nr == NR) {
+    kernel(kc, a, b, b_row_stride, c, ldc, alpha, beta);
+    return;
+  }
   alignas(64) float tile[MR * NR];
-  micro_kernel(kc, a, b, b_row_stride, tile, NR, alpha, 0.0f);
+  kernel(kc, a, b, b_row_stride, tile, NR, alpha, 0.0f);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) {
       float& out = c[i * ldc + j];
@@ -199,15 +216,6 @@ struct PrepackedB {
   PrepackedB columns_from(int64_t j0) const { return {packed + (j0 / NR) * K * NR, K}; }
 };
 
-// Row-major B read in place, for few rows of A where packing B would cost as much as the product.
-// Only for whole NR-column panels (the caller routes the last N % NR columns elsewhere).
-struct InPlaceB {
-  const float* B;
-  int64_t ldb;
-  BlockOfB block(int64_t jc, int64_t, int64_t pc, int64_t) const { return {B + pc * ldb + jc, NR, ldb}; }
-  InPlaceB columns_from(int64_t j0) const { return {B + j0, ldb}; }
-};
-
 template <class BSource>
 void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const BSource& b_source, float beta, float* C, int64_t ldc) {
@@ -228,10 +236,7 @@ void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const fl
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             const float* a_panel = packed_a + ir * kc;
             float* c_tile = C + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR)
-              micro_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, alpha, beta_block);
-            else
-              edge_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, mr, nr, alpha, beta_block);
+            tile_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, mr, nr, alpha, beta_block);
           }
         }
       }
@@ -312,25 +317,69 @@ void small_m_dot_products(int64_t M, int64_t N, int64_t K, float alpha, const fl
   });
 }
 
+// Few rows of A against row-major B (K x N): stream B row after row, in its memory order, and
+// accumulate into the rows of C, which stay in L1: C[i, :] += (alpha * A[i, k]) * B[k, :], four rows
+// of B per pass so each load and store of C serves four FMAs. Threads split the columns.
+constexpr int64_t kStreamingMaxRows = 8;
+
+void small_m_row_streaming(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  auto a_at = [&](int64_t i, int64_t k) { return alpha * (ta ? A[k * lda + i] : A[i * lda + k]); };
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int64_t chunks = (N + 63) / 64;  // columns in chunks of 64 floats (one cache line per row of C)
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(chunks * kMinFlopsPerThread / flops));
+  parallel_for(chunks, grain, [&](int64_t c0, int64_t c1) {
+    const int64_t j0 = c0 * 64, j1 = std::min(N, c1 * 64);
+    const int64_t vec_end = j0 + (j1 - j0) / V::W * V::W;
+    scale_c(M, j1 - j0, beta, C + j0, ldc);
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+      const float *b0 = B + k * ldb, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+      for (int64_t i = 0; i < M; ++i) {
+        const float s0 = a_at(i, k), s1 = a_at(i, k + 1), s2 = a_at(i, k + 2), s3 = a_at(i, k + 3);
+        const V::T v0 = V::set1(s0), v1 = V::set1(s1), v2 = V::set1(s2), v3 = V::set1(s3);
+        float* c = C + i * ldc;
+        int64_t j = j0;
+        for (; j < vec_end; j += V::W) {
+          V::T acc = V::loadu(c + j);
+          acc = V::fmadd(v0, V::loadu(b0 + j), acc);
+          acc = V::fmadd(v1, V::loadu(b1 + j), acc);
+          acc = V::fmadd(v2, V::loadu(b2 + j), acc);
+          acc = V::fmadd(v3, V::loadu(b3 + j), acc);
+          V::storeu(c + j, acc);
+        }
+        for (; j < j1; ++j) c[j] += s0 * b0[j] + s1 * b1[j] + s2 * b2[j] + s3 * b3[j];
+      }
+    }
+    for (; k < K; ++k) {
+      const float* b0 = B + k * ldb;
+      for (int64_t i = 0; i < M; ++i) {
+        const float s0 = a_at(i, k);
+        const V::T v0 = V::set1(s0);
+        float* c = C + i * ldc;
+        int64_t j = j0;
+        for (; j < vec_end; j += V::W) V::storeu(c + j, V::fmadd(v0, V::loadu(b0 + j), V::loadu(c + j)));
+        for (; j < j1; ++j) c[j] += s0 * b0[j];
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (M > 0 && M < MR && N >= NR && K > 0 && alpha != 0.0f) {
-    if (tb) {
-      if (!ta) return small_m_dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-      // A stored K x M: copy its M rows out contiguously first (M*K floats, cheap for small M).
-      std::vector<float> rows(static_cast<size_t>(M * K));
-      for (int64_t k = 0; k < K; ++k)
-        for (int64_t i = 0; i < M; ++i) rows[i * K + k] = A[k * lda + i];
-      return small_m_dot_products(M, N, K, alpha, rows.data(), K, B, ldb, beta, C, ldc);
-    }
-    const int64_t n_full = N / NR * NR;
-    gemm_threaded(ta, M, n_full, K, alpha, A, lda, InPlaceB{B, ldb}, beta, C, ldc);
-    if (n_full < N)
-      gemm_threaded(ta, M, N - n_full, K, alpha, A, lda, OnTheFlyB{false, B + n_full, ldb}, beta, C + n_full, ldc);
-    return;
+  // Few rows: packing B would cost as much as the product itself (measured crossovers on Zen 4).
+  const bool few_rows = M > 0 && N > 0 && K > 0 && alpha != 0.0f && M < (tb ? MR : kStreamingMaxRows + 1);
+  if (few_rows && tb) {
+    if (!ta) return small_m_dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    // A stored K x M: copy its M rows out contiguously first (M*K floats, cheap for small M).
+    std::vector<float> rows(static_cast<size_t>(M * K));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t i = 0; i < M; ++i) rows[i * K + k] = A[k * lda + i];
+    return small_m_dot_products(M, N, K, alpha, rows.data(), K, B, ldb, beta, C, ldc);
   }
+  if (few_rows) return small_m_row_streaming(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   gemm_threaded(ta, M, N, K, alpha, A, lda, OnTheFlyB{tb, B, ldb}, beta, C, ldc);
 }
 

@@ -101,7 +101,7 @@ class Context:
 class Node:
     """One recorded op application: the function, its context, its inputs, and its outputs' metadata."""
 
-    __slots__ = ("fn", "ctx", "inputs", "out_meta", "name")
+    __slots__ = ("fn", "ctx", "inputs", "out_meta", "name", "__weakref__")
 
     def __init__(self, fn, ctx, inputs, out_meta):
         self.fn = fn

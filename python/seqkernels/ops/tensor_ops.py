@@ -455,11 +455,9 @@ class MatMul(Function):
         # promote 1-D operands as matmul does, so every product below is (..., M, K) x (..., K, N)
         a2 = a[np.newaxis, :] if a.ndim == 1 else a
         b2 = b[:, np.newaxis] if b.ndim == 1 else b
-        g2 = g
+        g2 = g[..., np.newaxis] if b.ndim == 1 else g
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if need_a:
             ga = unbroadcast(matmul_array(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)

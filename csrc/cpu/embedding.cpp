@@ -1,0 +1,114 @@
+// embedding, forward and backward.
+//
+// Forward:   y[i, :] = table[ids[i], :]                                  (a row copy per id)
+// Backward:  dtable[r, :] = sum_{i : ids[i] = r, r != padding_idx} dy[i, :]   (/ count_r with scale_by_frequency)
+//
+// The backward never lets two threads add into one row: a stable LSD radix sort (8 bits a pass, over the id bits
+// actually used) groups the positions by id, then threads take disjoint runs of ids, balanced by how many
+// positions they hold, and each sums its rows' dy in ascending position order. The sum for each row is therefore
+// bit-identical for every thread count, and the work is O(n * dim) plus O(n) per radix pass: the table size only
+// enters the dense mode, which must zero the rest of the table's gradient anyway.
+#include "seqkernels/embedding.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "seqkernels/parallel.h"
+#include "simd.h"
+
+namespace sk {
+namespace {
+
+using V = simd::Vec;
+
+// acc[:] += src[:] over dim floats
+void add_row(float* acc, const float* src, int64_t dim) {
+  int64_t j = 0;
+  for (; j + V::W <= dim; j += V::W) V::storeu(acc + j, V::add(V::loadu(acc + j), V::loadu(src + j)));
+  for (; j < dim; ++j) acc[j] += src[j];
+}
+
+// Sums each plan row's dy rows into out(r), in parallel over runs of rows holding about equal numbers of ids.
+template <class RowOut>
+void sum_rows(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency, RowOut out) {
+  const int64_t rows = static_cast<int64_t>(plan.rows.size());
+  const int64_t total = plan.starts.empty() ? 0 : plan.starts.back();
+  parallel_region(static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(1, total * dim / 16384))),
+                  [&](int t, int count) {
+                    // first plan row whose first position is at or after this thread's share of positions
+                    auto row_at = [&](int k) {
+                      const int64_t target = total * k / count;
+                      return static_cast<int64_t>(std::lower_bound(plan.starts.begin(), plan.starts.end() - 1, target) -
+                                                  plan.starts.begin());
+                    };
+                    const int64_t begin = t == 0 ? 0 : row_at(t), end = t + 1 == count ? rows : row_at(t + 1);
+                    for (int64_t r = begin; r < end; ++r) {
+                      float* acc = out(r);
+                      const int64_t first = plan.starts[r], last = plan.starts[r + 1];
+                      std::memcpy(acc, dy + plan.order[first] * dim, sizeof(float) * dim);
+                      for (int64_t p = first + 1; p < last; ++p) add_row(acc, dy + plan.order[p] * dim, dim);
+                      if (scale_by_frequency && last - first > 1) {
+                        const float inv = 1.0f / static_cast<float>(last - first);
+                        for (int64_t j = 0; j < dim; ++j) acc[j] *= inv;
+                      }
+                    }
+                  });
+}
+
+}  // namespace
+
+int64_t embedding_first_invalid_id(const int64_t* ids, int64_t n, int64_t num_embeddings) {
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= num_embeddings) return i;
+  return -1;
+}
+
+void embedding_forward(const float* table, int64_t dim, const int64_t* ids, int64_t n, float* y) {
+  parallel_for(n, std::max<int64_t>(1, 16384 / std::max<int64_t>(dim, 1)), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) std::memcpy(y + i * dim, table + ids[i] * dim, sizeof(float) * dim);
+  });
+}
+
+EmbeddingGradPlan embedding_grad_plan(const int64_t* ids, int64_t n, int64_t padding_idx) {
+  EmbeddingGradPlan plan;
+  std::vector<int64_t>& order = plan.order;
+  order.reserve(static_cast<size_t>(n));
+  int64_t largest = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (ids[i] == padding_idx) continue;
+    order.push_back(i);
+    largest = std::max(largest, ids[i]);
+  }
+  // Stable LSD radix sort of positions by id, 8 bits a pass.
+  std::vector<int64_t> buffer(order.size());
+  for (int shift = 0; shift < 64 && (largest >> shift) != 0; shift += 8) {
+    int64_t offsets[257] = {0};
+    for (int64_t i : order) ++offsets[((ids[i] >> shift) & 0xff) + 1];
+    for (int b = 0; b < 256; ++b) offsets[b + 1] += offsets[b];
+    for (int64_t i : order) buffer[static_cast<size_t>(offsets[(ids[i] >> shift) & 0xff]++)] = i;
+    order.swap(buffer);
+  }
+  for (size_t p = 0; p < order.size(); ++p) {
+    if (p == 0 || ids[order[p]] != ids[order[p - 1]]) {
+      plan.rows.push_back(ids[order[p]]);
+      plan.starts.push_back(static_cast<int64_t>(p));
+    }
+  }
+  plan.starts.push_back(static_cast<int64_t>(order.size()));
+  return plan;
+}
+
+void embedding_backward_sparse(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
+                               float* values) {
+  sum_rows(plan, dy, dim, scale_by_frequency, [&](int64_t r) { return values + r * dim; });
+}
+
+void embedding_backward_dense(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
+                              int64_t num_embeddings, float* dtable) {
+  parallel_for(num_embeddings * dim, 1 << 16, [&](int64_t begin, int64_t end) {
+    std::memset(dtable + begin, 0, sizeof(float) * static_cast<size_t>(end - begin));
+  });
+  sum_rows(plan, dy, dim, scale_by_frequency, [&](int64_t r) { return dtable + plan.rows[r] * dim; });
+}
+
+}  // namespace sk

@@ -1,0 +1,108 @@
+// Fused softmax cross-entropy, forward and backward (torch.nn.functional.cross_entropy semantics).
+//
+// Forward, row i, logits z (C classes), target t, class weights w (all ones when absent), smoothing eps:
+//   m = max_c z_c,  lse = m + log sum_c exp(z_c - m)
+//   loss = (1 - eps) w_t (lse - z_t) + eps/C (W lse - sum_c w_c z_c),   W = sum_c w_c
+// i.e. -(1-eps) w_t log p_t - eps/C sum_c w_c log p_c, torch's label-smoothing definition.
+// Backward, with upstream g_i (the reduction's scale folded in by the caller), p_c = exp(z_c - lse):
+//   dz_c = g_i ((1 - eps) w_t + eps/C W) p_c - g_i eps/C w_c - g_i (1 - eps) w_t [c = t]
+// computed in one vectorised pass over the row plus a fix-up of the target column.
+// Ignored rows (t = ignore_index) have loss 0 and gradient 0. Rows are split over threads; a NaN logit
+// makes its row's loss NaN.
+#include "seqkernels/loss.h"
+
+#include <cmath>
+#include <limits>
+
+#include "seqkernels/parallel.h"
+#include "simd_math.h"
+
+namespace sk {
+namespace {
+
+using simd::V;
+using simd::Vec;
+
+int64_t row_grain(int64_t classes) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(classes, 1)); }
+
+// log sum_c exp z_c, max-subtracted.
+float log_sum_exp(const float* z, int64_t n) {
+  const float m = simd::row_max(z, n);
+  if (std::isinf(m)) return m;  // all -inf (lse -inf) or some +inf (lse +inf)
+  return m + std::log(simd::sum_exp(z, n, m));
+}
+
+// W = sum_c w_c (C when there are no class weights).
+float sum_of_weights(const float* class_weight, int64_t classes) {
+  if (!class_weight) return static_cast<float>(classes);
+  float total = 0.0f;
+  for (int64_t c = 0; c < classes; ++c) total += class_weight[c];
+  return total;
+}
+
+}  // namespace
+
+void cross_entropy_forward(const float* logits, const int64_t* target, const float* class_weight, float* loss,
+                           float* lse, int64_t rows, int64_t classes, int64_t ignore_index, float label_smoothing) {
+  const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
+  const float total_weight = sum_of_weights(class_weight, classes);
+  parallel_for(rows, row_grain(classes), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* z = logits + r * classes;
+      const int64_t t = target[r];
+      const float l = log_sum_exp(z, classes);
+      lse[r] = l;
+      if (t == ignore_index) {
+        loss[r] = 0.0f;
+        continue;
+      }
+      const float wt = class_weight ? class_weight[t] : 1.0f;
+      float value = (1.0f - eps) * wt * (l - z[t]);
+      if (eps != 0.0f) {
+        float weighted_sum = 0.0f;
+        if (class_weight) {
+#pragma omp simd reduction(+ : weighted_sum)
+          for (int64_t c = 0; c < classes; ++c) weighted_sum += class_weight[c] * z[c];
+        } else {
+#pragma omp simd reduction(+ : weighted_sum)
+          for (int64_t c = 0; c < classes; ++c) weighted_sum += z[c];
+        }
+        value += smooth * (total_weight * l - weighted_sum);
+      }
+      loss[r] = value;
+    }
+  });
+}
+
+void cross_entropy_backward(const float* logits, const int64_t* target, const float* class_weight,
+                            const float* lse, const float* grad_loss, float* dlogits, int64_t rows, int64_t classes,
+                            int64_t ignore_index, float label_smoothing) {
+  const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
+  const float total_weight = sum_of_weights(class_weight, classes);
+  parallel_for(rows, row_grain(classes), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* z = logits + r * classes;
+      float* dz = dlogits + r * classes;
+      const int64_t t = target[r];
+      if (t == ignore_index) {
+        std::fill(dz, dz + classes, 0.0f);
+        continue;
+      }
+      const float g = grad_loss[r];
+      const float wt = class_weight ? class_weight[t] : 1.0f;
+      const V scale = Vec::set1(g * ((1.0f - eps) * wt + smooth * total_weight));
+      const V shift = Vec::set1(lse[r]);
+      const auto softmax_part = [&](V v) { return Vec::mul(scale, simd::exp(simd::sub(v, shift))); };
+      if (class_weight && eps != 0.0f) {
+        const V gs = Vec::set1(-g * smooth);
+        simd::map2(z, class_weight, dz, classes, [&](V v, V w) { return Vec::fmadd(gs, w, softmax_part(v)); });
+      } else {
+        const V gs = Vec::set1(-g * smooth);  // uniform smoothing term (zero without smoothing)
+        simd::map(z, dz, classes, [&](V v) { return Vec::add(softmax_part(v), gs); });
+      }
+      dz[t] -= g * (1.0f - eps) * wt;
+    }
+  });
+}
+
+}  // namespace sk

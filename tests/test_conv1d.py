@@ -1,0 +1,147 @@
+"""conv1d kernels (_C.conv1d_forward / _C.conv1d_backward) against torch.nn.functional.conv1d in float64 and
+its autograd gradients, on awkward configurations, with both thread counts; and every error case."""
+import numpy as np
+import pytest
+
+from seqkernels import _C
+
+torch = pytest.importorskip("torch")
+
+U = 2.0 ** -24  # float32 unit roundoff
+
+
+def reference(x, w, b, dy, stride, padding, dilation, groups):
+    """float64 torch results (y, dx, dw, db) and, computed the same way on |x|, |w|, |dy|, the magnitudes
+    sum |terms| that bound each result's float32 rounding error."""
+    def run(x, w, b, dy):
+        xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+        wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+        bt = None if b is None else torch.tensor(b, dtype=torch.float64, requires_grad=True)
+        xp = torch.nn.functional.pad(xt, padding)  # torch's int padding is symmetric; pad explicitly
+        y = torch.nn.functional.conv1d(xp, wt, bt, stride=stride, dilation=dilation, groups=groups)
+        y.backward(torch.tensor(dy, dtype=torch.float64))
+        return [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), None if bt is None else bt.grad.numpy()]
+
+    return run(x, w, b, dy), run(np.abs(x), np.abs(w), None if b is None else np.abs(b), np.abs(dy))
+
+
+def assert_close(got, want, magnitude, terms, what):
+    # A float32 sum of `terms` products is within gamma ~ terms * u of the exact sum of their magnitudes; doubled
+    # for the rounding of the products themselves and the bias add, plus a floor for exact zeros.
+    bound = 2.0 * (terms + 2) * U * magnitude + 1e-30
+    err = np.abs(got.astype(np.float64) - want)
+    assert got.shape == want.shape, what
+    assert np.all(err <= bound), f"{what}: max error {err.max():.3g}, worst ratio to bound {(err / bound).max():.3g}"
+
+
+# (N, C_in, L, C_out, K, stride, (pad_left, pad_right), dilation, groups, bias)
+CONFIGS = {
+    "basic": (2, 3, 10, 4, 3, 1, (1, 1), 1, 1, True),
+    "L1_K1": (3, 5, 1, 7, 1, 1, (0, 0), 1, 1, True),
+    "L1_K3_pad1": (2, 5, 1, 3, 3, 1, (1, 1), 1, 1, True),
+    "K_gt_L_padded": (2, 4, 2, 3, 5, 1, (2, 2), 1, 1, True),
+    "stride2": (2, 6, 17, 5, 3, 2, (1, 1), 1, 1, True),
+    "stride3_dilation2": (3, 4, 23, 6, 3, 3, (2, 2), 2, 1, False),
+    "dilation3": (2, 5, 19, 4, 3, 1, (0, 0), 3, 1, True),
+    "depthwise": (2, 8, 13, 8, 3, 1, (1, 1), 1, 8, True),
+    "depthwise_multiplier": (2, 4, 11, 8, 5, 1, (2, 2), 1, 4, True),
+    "groups2": (2, 6, 15, 10, 3, 1, (1, 1), 1, 2, False),
+    "odd_channels_asymmetric_pad": (3, 17, 37, 19, 4, 1, (1, 2), 1, 1, True),
+    "batch1": (1, 33, 50, 31, 5, 1, (2, 2), 1, 1, True),
+    "K1_pure_gemm": (4, 64, 31, 48, 1, 1, (0, 0), 1, 1, True),
+    "K1_stride2": (3, 9, 20, 5, 1, 2, (0, 0), 1, 1, True),
+    "textcnn": (5, 64, 50, 100, 4, 1, (0, 0), 1, 1, True),
+    "batch3_uneven_split": (3, 16, 29, 12, 7, 1, (3, 3), 1, 1, True),
+}
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_conv1d_matches_torch(rng, threads, name):
+    N, C, L, O, K, stride, padding, dilation, groups, has_bias = CONFIGS[name]
+    x = rng.standard_normal((N, C, L), dtype=np.float32)
+    w = rng.standard_normal((O, C // groups, K), dtype=np.float32)
+    b = rng.standard_normal(O, dtype=np.float32) if has_bias else None
+    opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    y = _C.conv1d_forward(x, w, b, **opts)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    dx, dw, db = _C.conv1d_backward(x, w, dy, **opts, bias_grad=has_bias)
+    (ry, rdx, rdw, rdb), (my, mdx, mdw, mdb) = reference(x, w, b, dy, stride, padding, dilation, groups)
+    assert_close(y, ry, my, C // groups * K, "y")
+    assert_close(dx, rdx, mdx, O // groups * K, "dx")
+    assert_close(dw, rdw, mdw, N * y.shape[2], "dw")
+    if has_bias:
+        assert_close(db, rdb, mdb, N * y.shape[2], "db")
+    else:
+        assert db is None
+
+
+def test_backward_flags_skip_gradients_and_match(rng):
+    x = rng.standard_normal((4, 6, 20), dtype=np.float32)
+    w = rng.standard_normal((5, 6, 3), dtype=np.float32)
+    dy = rng.standard_normal((4, 5, 18), dtype=np.float32)
+    full = _C.conv1d_backward(x, w, dy)
+    only_dx = _C.conv1d_backward(x, w, dy, weight_grad=False, bias_grad=False)
+    only_dw = _C.conv1d_backward(x, w, dy, input_grad=False, bias_grad=False)
+    assert only_dx[1] is None and only_dx[2] is None and only_dw[0] is None and only_dw[2] is None
+    np.testing.assert_array_equal(only_dx[0], full[0])
+    np.testing.assert_array_equal(only_dw[1], full[1])
+
+
+def test_backward_is_deterministic(rng, threads):
+    x = rng.standard_normal((7, 32, 40), dtype=np.float32)
+    w = rng.standard_normal((24, 32, 5), dtype=np.float32)
+    dy = rng.standard_normal((7, 24, 36), dtype=np.float32)
+    first = _C.conv1d_backward(x, w, dy)
+    for _ in range(3):
+        for a, b in zip(first, _C.conv1d_backward(x, w, dy)):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_empty_batch(rng):
+    x = np.zeros((0, 3, 8), np.float32)
+    w = rng.standard_normal((4, 3, 3), dtype=np.float32)
+    assert _C.conv1d_forward(x, w).shape == (0, 4, 6)
+    dx, dw, db = _C.conv1d_backward(x, w, np.zeros((0, 4, 6), np.float32))
+    assert dx.shape == (0, 3, 8)
+    np.testing.assert_array_equal(dw, 0)
+    np.testing.assert_array_equal(db, 0)
+
+
+def test_non_contiguous_input_is_read_correctly(rng):
+    x = rng.standard_normal((3, 20, 4), dtype=np.float32).transpose(0, 2, 1)  # (3, 4, 20), not C-contiguous
+    w = rng.standard_normal((2, 4, 3), dtype=np.float32)
+    want = torch.nn.functional.conv1d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(w)).numpy()
+    np.testing.assert_allclose(_C.conv1d_forward(x, w), want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(x=np.zeros((2, 3, 8))), TypeError, "input.*float32.*float64"),
+    (dict(w=np.zeros((4, 3, 3), np.int32)), TypeError, "weight.*float32"),
+    (dict(x=np.zeros((3, 8), np.float32)), ValueError, "input.*3-D"),
+    (dict(w=np.zeros((4, 3), np.float32)), ValueError, "weight.*3-D"),
+    (dict(b=np.zeros(5, np.float32)), ValueError, "bias.*shape"),
+    (dict(stride=0), ValueError, "stride"),
+    (dict(dilation=0), ValueError, "dilation"),
+    (dict(padding=(-1, 0)), ValueError, "padding"),
+    (dict(groups=0), ValueError, "groups"),
+    (dict(groups=2), ValueError, "divisible by groups"),
+    (dict(w=np.zeros((4, 2, 3), np.float32)), ValueError, "input channels"),
+    (dict(w=np.zeros((4, 3, 0), np.float32)), ValueError, "kernel size"),
+    (dict(w=np.zeros((4, 3, 9), np.float32)), ValueError, "shorter than the dilated kernel"),
+    (dict(dilation=4), ValueError, "shorter than the dilated kernel"),
+])
+def test_forward_errors(kwargs, error, match):
+    x = kwargs.get("x", np.zeros((2, 3, 8), np.float32))
+    w = kwargs.get("w", np.zeros((4, 3, 3), np.float32))
+    b = kwargs.get("b", None)
+    opts = {k: v for k, v in kwargs.items() if k in ("stride", "padding", "dilation", "groups")}
+    with pytest.raises(error, match=match):
+        _C.conv1d_forward(x, w, b, **opts)
+
+
+def test_backward_grad_output_shape_error():
+    x, w = np.zeros((2, 3, 8), np.float32), np.zeros((4, 3, 3), np.float32)
+    with pytest.raises(ValueError, match="grad_output.*shape"):
+        _C.conv1d_backward(x, w, np.zeros((2, 4, 7), np.float32))
+    with pytest.raises(TypeError, match="grad_output"):
+        _C.conv1d_backward(x, w, np.zeros((2, 4, 6)))
