@@ -8,3 +8,5 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
+from .attention import MultiheadAttention
+from .transformer import TransformerEncoder, TransformerEncoderLayer

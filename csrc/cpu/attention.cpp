@@ -1,0 +1,347 @@
+// Fused attention, FlashAttention-2 style, for one (batch, head) at a time:
+//
+//   S = q kᵀ · scale + mask            (Lq x Lk; masked entries are -inf; never stored whole)
+//   P = softmax_rows(S),  lse_i = log Σ_j exp S_ij
+//   P̃ = P ∘ Z / (1 - p)                (Z the 0/1 dropout mask; P̃ = P without dropout)
+//   out = P̃ v
+//
+// Forward walks a block of query rows over blocks of keys with an online softmax: per row it keeps the
+// running max m and sum l, and when a key block raises the max it rescales the partial output by
+// exp(m_old - m_new). At the end out /= l and lse = m + log l (+inf for a fully masked row: its output
+// is 0, and every probability recomputed from it below is exactly 0).
+//
+// Backward, with dout given and Δ_i = Σ_d dout_id out_id  (= Σ_j P_ij dP_ij, dropout included):
+//
+//   P_ij  = exp(S_ij - lse_i)          recomputed tile by tile from q, k and lse
+//   dv   += P̃ᵀ dout
+//   dP̃    = dout vᵀ,   dP = dP̃ ∘ Z / (1 - p)
+//   dS    = P ∘ (dP - Δ)
+//   dk   += scale · dSᵀ q
+//   dq   += scale · dS k
+//
+// Work is split so that every output element is written by one thread in a fixed order (deterministic,
+// no atomics): when there are at least as many (batch, head) pairs as threads, each thread owns whole
+// heads and does all five products per tile once; otherwise a first pass owns key blocks (dk, dv) and a
+// second owns query blocks (dq), each recomputing P. Both accumulate dq over key blocks in the same
+// order, so they give identical results.
+#include "seqkernels/attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "seqkernels/gemm.h"
+#include "seqkernels/parallel.h"
+#include "simd_math.h"
+
+namespace sk {
+namespace {
+
+using V = simd::Vec;
+constexpr int64_t kBlockQ = 128;   // query rows per tile
+constexpr int64_t kBlockK = 128;   // keys per tile (also the leading dimension of every tile buffer)
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// Dropout: key j of query i in head bh is kept when the high 32 bits of a SplitMix64-style hash of
+// (seed, flat index) reach `threshold` = p · 2^32.
+struct Dropout {
+  bool active;
+  uint64_t seed, threshold;
+  float keep_scale;  // 1 / (1 - p)
+  explicit Dropout(const AttentionParams& p)
+      : active(p.dropout_p > 0.0f),
+        seed(p.seed),
+        threshold(static_cast<uint64_t>(static_cast<double>(p.dropout_p) * 4294967296.0)),
+        keep_scale(1.0f / (1.0f - p.dropout_p)) {}
+  bool keeps(uint64_t index) const {
+    uint64_t x = seed + (index + 1) * 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    x ^= x >> 31;
+    return (x >> 32) >= threshold;
+  }
+};
+
+// Per-thread tile buffers, each kBlockQ x kBlockK with leading dimension kBlockK.
+struct Tiles {
+  std::vector<float> s, ds, keep;
+  std::vector<float> m, l;
+  Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
+};
+
+// One (batch, head): pointers to its rows and its mask offset.
+struct Head {
+  int64_t b, h, index;  // index = b * H + h
+  const float *q, *k, *v;
+};
+
+Head head_at(const AttentionParams& p, int64_t bh, const float* q, const float* k, const float* v) {
+  const int64_t D = p.head_dim;
+  return {bh / p.heads, bh % p.heads, bh, q + bh * p.len_q * D, k + bh * p.len_k * D, v + bh * p.len_k * D};
+}
+
+// A tile of queries [i0, i0 + rows) and keys [j0, ...) has unmasked entries under the causal mask.
+bool tile_visible(const AttentionParams& p, int64_t i0, int64_t rows, int64_t j0) {
+  return !p.causal || j0 < i0 + rows;
+}
+
+// Keys a query block attends to: [0, key_end).
+int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
+  return p.causal ? std::min(p.len_k, i0 + rows) : p.len_k;
+}
+
+// s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
+void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
+                 float* s) {
+  const int64_t D = p.head_dim;
+  gemm(false, true, rows, cols, D, p.scale, hd.q + i0 * D, D, hd.k + j0 * D, D, 0.0f, s, kBlockK);
+  const AttentionMask& mk = p.mask;
+  if (mk.kind != AttentionMask::Kind::none) {
+    const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = s + r * kBlockK;
+      const int64_t offset = base + (i0 + r) * mk.stride_q;
+      if (mk.kind == AttentionMask::Kind::boolean) {
+        const uint8_t* allowed = static_cast<const uint8_t*>(mk.data) + offset;
+        for (int64_t c = 0; c < cols; ++c)
+          if (!allowed[c * mk.stride_k]) row[c] = -kInf;
+      } else {
+        const float* add = static_cast<const float*>(mk.data) + offset;
+        for (int64_t c = 0; c < cols; ++c) row[c] += add[c * mk.stride_k];
+      }
+    }
+  }
+  if (p.causal) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 - j0);
+      std::fill(s + r * kBlockK + std::min(first_masked, cols), s + r * kBlockK + cols, -kInf);
+    }
+  }
+}
+
+// keep[r][c] = 1/(1-p) or 0: the dropout factor of each entry of the tile.
+void dropout_tile(const AttentionParams& p, const Dropout& dropout, const Head& hd, int64_t i0, int64_t rows,
+                  int64_t j0, int64_t cols, float* keep) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint64_t base = static_cast<uint64_t>((hd.index * p.len_q + i0 + r) * p.len_k + j0);
+    for (int64_t c = 0; c < cols; ++c)
+      keep[r * kBlockK + c] = dropout.keeps(base + static_cast<uint64_t>(c)) ? dropout.keep_scale : 0.0f;
+  }
+}
+
+float row_max(const float* x, int64_t n) {
+  float m = -kInf;
+#pragma omp simd reduction(max : m)
+  for (int64_t c = 0; c < n; ++c) m = x[c] > m ? x[c] : m;
+  return m;
+}
+
+// x[c] = exp(x[c] - shift) for c < n; returns the sum. The tail goes through the same vector exp.
+float exp_shifted_sum(float* x, int64_t n, float shift) {
+  const V::T vshift = V::set1(shift);
+  V::T acc = V::zero();
+  int64_t c = 0;
+  for (; c + V::W <= n; c += V::W) {
+    const V::T e = simd::exp(simd::sub(V::loadu(x + c), vshift));
+    V::storeu(x + c, e);
+    acc = V::add(acc, e);
+  }
+  if (c < n) {
+    alignas(64) float tail[V::W];
+    std::fill(tail, tail + V::W, -kInf);
+    std::copy(x + c, x + n, tail);
+    const V::T e = simd::exp(simd::sub(V::loadu(tail), vshift));
+    V::storeu(tail, e);
+    std::copy(tail, tail + (n - c), x + c);
+    acc = V::add(acc, e);
+  }
+  return V::reduce_add(acc);
+}
+
+void scale_row(float* x, int64_t n, float factor) {
+  const V::T f = V::set1(factor);
+  int64_t c = 0;
+  for (; c + V::W <= n; c += V::W) V::storeu(x + c, V::mul(V::loadu(x + c), f));
+  for (; c < n; ++c) x[c] *= factor;
+}
+
+float dot(const float* a, const float* b, int64_t n) {
+  V::T acc = V::zero();
+  int64_t c = 0;
+  for (; c + V::W <= n; c += V::W) acc = V::fmadd(V::loadu(a + c), V::loadu(b + c), acc);
+  float s = V::reduce_add(acc);
+  for (; c < n; ++c) s += a[c] * b[c];
+  return s;
+}
+
+// Forward for query rows [i0, i0 + rows) of one head: writes their out rows and lse.
+void forward_block(const AttentionParams& p, const Dropout& dropout, const Head& hd, int64_t i0, int64_t rows,
+                   float* out, float* lse, Tiles& t) {
+  const int64_t D = p.head_dim;
+  float* o = out + i0 * D;
+  std::fill(o, o + rows * D, 0.0f);
+  std::fill(t.m.begin(), t.m.end(), -kInf);
+  std::fill(t.l.begin(), t.l.end(), 0.0f);
+  const int64_t end = key_end(p, i0, rows);
+  for (int64_t j0 = 0; j0 < end; j0 += kBlockK) {
+    const int64_t cols = std::min(kBlockK, end - j0);
+    float* s = t.s.data();
+    scores_tile(p, hd, i0, rows, j0, cols, s);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = s + r * kBlockK;
+      const float m_new = std::max(t.m[r], row_max(row, cols));
+      if (m_new == -kInf) {  // nothing unmasked in this row yet
+        std::fill(row, row + cols, 0.0f);
+        continue;
+      }
+      const float rescale = std::exp(t.m[r] - m_new);
+      t.l[r] = t.l[r] * rescale + exp_shifted_sum(row, cols, m_new);
+      t.m[r] = m_new;
+      if (rescale != 1.0f) scale_row(o + r * D, D, rescale);
+    }
+    if (dropout.active) {
+      dropout_tile(p, dropout, hd, i0, rows, j0, cols, t.keep.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
+    }
+    gemm(false, false, rows, D, cols, 1.0f, s, kBlockK, hd.v + j0 * D, D, 1.0f, o, D);
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    if (t.l[r] == 0.0f) {  // fully masked row
+      std::fill(o + r * D, o + (r + 1) * D, 0.0f);
+      lse[i0 + r] = kInf;
+    } else {
+      scale_row(o + r * D, D, 1.0f / t.l[r]);
+      lse[i0 + r] = t.m[r] + std::log(t.l[r]);
+    }
+  }
+}
+
+// Gradient inputs of one head, offset to that head.
+struct HeadGrad {
+  const float *dout, *lse, *delta;
+};
+
+// Backward for the tile (queries [i0, i0+rows), keys [j0, j0+cols)): adds its share to the dq rows, and to
+// the dk / dv rows, of those that are non-null (each already offset to the tile's first row).
+void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head& hd, const HeadGrad& g, int64_t i0,
+                   int64_t rows, int64_t j0, int64_t cols, float* dq, float* dk, float* dv, Tiles& t) {
+  const int64_t D = p.head_dim;
+  float *s = t.s.data(), *ds = t.ds.data(), *keep = t.keep.data();
+  const float* dout = g.dout + i0 * D;
+  scores_tile(p, hd, i0, rows, j0, cols, s);
+  for (int64_t r = 0; r < rows; ++r) {  // s = P; a fully masked row (lse = +inf) has P = 0 exactly
+    float* row = s + r * kBlockK;
+    if (g.lse[i0 + r] == kInf)
+      std::fill(row, row + cols, 0.0f);
+    else
+      exp_shifted_sum(row, cols, g.lse[i0 + r]);
+  }
+  if (dropout.active) dropout_tile(p, dropout, hd, i0, rows, j0, cols, keep);
+  if (dv) {
+    const float* dropped = s;  // P̃
+    if (dropout.active) {
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c) ds[r * kBlockK + c] = s[r * kBlockK + c] * keep[r * kBlockK + c];
+      dropped = ds;
+    }
+    gemm(true, false, cols, D, rows, 1.0f, dropped, kBlockK, dout, D, 1.0f, dv, D);
+  }
+  gemm(false, true, rows, cols, D, 1.0f, dout, D, hd.v + j0 * D, D, 0.0f, ds, kBlockK);  // dP̃
+  for (int64_t r = 0; r < rows; ++r) {
+    const float delta = g.delta[i0 + r];
+    float *dsr = ds + r * kBlockK, *pr = s + r * kBlockK;
+    if (dropout.active) {
+      const float* kr = keep + r * kBlockK;
+      for (int64_t c = 0; c < cols; ++c) dsr[c] = pr[c] * (dsr[c] * kr[c] - delta);
+    } else {
+      for (int64_t c = 0; c < cols; ++c) dsr[c] = pr[c] * (dsr[c] - delta);
+    }
+  }
+  if (dk) gemm(true, false, cols, D, rows, p.scale, ds, kBlockK, hd.q + i0 * D, D, 1.0f, dk, D);
+  if (dq) gemm(false, false, rows, D, cols, p.scale, ds, kBlockK, hd.k + j0 * D, D, 1.0f, dq, D);
+}
+
+int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
+
+}  // namespace
+
+void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
+                       float* lse) {
+  const int64_t heads = p.batch * p.heads, q_blocks = blocks(p.len_q, kBlockQ);
+  const Dropout dropout(p);
+  parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
+    Tiles t;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t bh = item / q_blocks, i0 = item % q_blocks * kBlockQ;
+      const Head hd = head_at(p, bh, q, k, v);
+      forward_block(p, dropout, hd, i0, std::min(kBlockQ, p.len_q - i0), out + bh * p.len_q * p.head_dim,
+                    lse + bh * p.len_q, t);
+    }
+  });
+}
+
+void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v, const float* out,
+                        const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  const int64_t D = p.head_dim, heads = p.batch * p.heads;
+  const int64_t q_blocks = blocks(p.len_q, kBlockQ), k_blocks = blocks(p.len_k, kBlockK);
+  const Dropout dropout(p);
+  std::vector<float> delta(static_cast<size_t>(heads * p.len_q));
+  parallel_for(heads * p.len_q, 256, [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) delta[row] = dot(dout + row * D, out + row * D, D);
+  });
+  auto grads_of = [&](int64_t bh) {
+    return HeadGrad{dout + bh * p.len_q * D, lse + bh * p.len_q, delta.data() + bh * p.len_q};
+  };
+  auto rows_in = [&](int64_t i0) { return std::min(kBlockQ, p.len_q - i0); };
+  auto cols_in = [&](int64_t j0) { return std::min(kBlockK, p.len_k - j0); };
+
+  if (heads >= num_threads()) {  // each thread owns whole heads: dq, dk and dv in one sweep
+    parallel_for(heads, 1, [&](int64_t begin, int64_t end) {
+      Tiles t;
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const Head hd = head_at(p, bh, q, k, v);
+        const HeadGrad g = grads_of(bh);
+        float *dq_h = dq + bh * p.len_q * D, *dk_h = dk + bh * p.len_k * D, *dv_h = dv + bh * p.len_k * D;
+        std::fill(dq_h, dq_h + p.len_q * D, 0.0f);
+        std::fill(dk_h, dk_h + p.len_k * D, 0.0f);
+        std::fill(dv_h, dv_h + p.len_k * D, 0.0f);
+        for (int64_t j0 = 0; j0 < p.len_k; j0 += kBlockK)
+          for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
+            if (tile_visible(p, i0, rows_in(i0), j0))
+              backward_tile(p, dropout, hd, g, i0, rows_in(i0), j0, cols_in(j0), dq_h + i0 * D, dk_h + j0 * D,
+                            dv_h + j0 * D, t);
+      }
+    });
+    return;
+  }
+  // Few heads: split each head's keys (dk, dv), then its queries (dq), over the threads.
+  parallel_for(heads * k_blocks, 1, [&](int64_t begin, int64_t end) {
+    Tiles t;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t bh = item / k_blocks, j0 = item % k_blocks * kBlockK;
+      const Head hd = head_at(p, bh, q, k, v);
+      float *dk_b = dk + (bh * p.len_k + j0) * D, *dv_b = dv + (bh * p.len_k + j0) * D;
+      std::fill(dk_b, dk_b + cols_in(j0) * D, 0.0f);
+      std::fill(dv_b, dv_b + cols_in(j0) * D, 0.0f);
+      for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
+        if (tile_visible(p, i0, rows_in(i0), j0))
+          backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), nullptr, dk_b, dv_b, t);
+    }
+  });
+  parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
+    Tiles t;
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t bh = item / q_blocks, i0 = item % q_blocks * kBlockQ;
+      const Head hd = head_at(p, bh, q, k, v);
+      float* dq_b = dq + (bh * p.len_q + i0) * D;
+      std::fill(dq_b, dq_b + rows_in(i0) * D, 0.0f);
+      for (int64_t j0 = 0; j0 < key_end(p, i0, rows_in(i0)); j0 += kBlockK)
+        backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), dq_b, nullptr, nullptr, t);
+    }
+  });
+}
+
+}  // namespace sk

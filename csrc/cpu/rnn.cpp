@@ -1,0 +1,357 @@
+// Recurrent layers (RNN tanh/relu, LSTM, GRU): one direction of one layer, forward and backward through
+// time, with per-sequence lengths. Equations and gate order are PyTorch's (see seqkernels/rnn.h).
+//
+// Forward, for a sequence X (T*B rows of I) and G*H gate rows:
+//   P   = X W_ih^T                          one GEMM over all time steps          (T*B x G*H)
+//   per step s:  Q = h W_hh^T               one GEMM over the sequences still running
+//                a = P[row] + b_ih + Q + b_hh, and the cell's pointwise update, fused in one pass:
+//   RNN   h' = act(a)
+//   LSTM  i,f,o = sigmoid(a_i, a_f, a_o), g = tanh(a_g);  c' = f c + i g;  h' = o tanh(c')
+//   GRU   r,z = sigmoid(a_r, a_z);  n = tanh(P_n + b_in + r (Q_n + b_hn));  h' = (1 - z) n + z h
+// Saved per (step, sequence) row: the activations above (RNN h'; LSTM i f g o, c, tanh(c'); GRU r z n
+// and Q_n + b_hn) and the incoming state h.
+//
+// Backward through time, from the last step down, with dh = dh_next + dy[row] (and dc for LSTM):
+//   RNN   da = dh * (1 - h'^2) (tanh) or dh * [h' > 0] (relu)
+//   LSTM  dc += dh o (1 - tanh(c')^2);  da_o = dh tanh(c') o(1-o);  da_i = dc g i(1-i);
+//         da_g = dc i (1-g^2);  da_f = dc c f(1-f);  dc_prev = dc f
+//   GRU   dn = dh (1-z) (1-n^2);  da_z = dh (h - n) z(1-z);  da_r = dn (Q_n + b_hn) r(1-r);  dh_prev = dh z
+//   The gradient reaching the input projection is dA_ih = da (GRU n part: dn); the one reaching the
+//   hidden projection is dA_hh = da (GRU n part: dn r). Per step one GEMM: dh_prev += dA_hh W_hh.
+// After the loop every weight gradient is one large GEMM over all T*B rows:
+//   dW_ih = dA_ih^T X;   dW_hh = dA_hh^T H_prev;   dX = dA_ih W_ih;   db_ih = colsum dA_ih;  db_hh = colsum dA_hh
+//
+// Lengths: sequences are put in slots sorted by length (longest first, stable), so the sequences still
+// running at step s are the slot prefix [0, active(s)) and every per-step GEMM covers only them (as
+// torch's packed sequences do). The reverse direction visits t = len_b - 1 - s. Padded rows output zeros
+// and get zero gradient rows, so they add nothing to the large GEMMs.
+#include "seqkernels/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "seqkernels/gemm.h"
+#include "seqkernels/parallel.h"
+#include "simd_math.h"
+
+namespace sk {
+namespace {
+
+using simd::sigmoid_approx;
+using simd::tanh_approx;
+
+std::unique_ptr<float[]> uninitialized(int64_t n) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]); }
+
+// ---- cells: the fused pointwise pass of one (step, sequence) row ---------------------------------------
+// forward(H, p, q, b_ih, b_hh, h, c, y, save): p = x W_ih^T row, q = h W_hh^T row (G*H each); h (and c)
+//   hold the incoming state and receive the new one; y receives h'; save receives the cell's saved floats.
+// backward(H, save, dh, dc, da_ih, da_hh): dh holds the total gradient of h' and receives the part of
+//   dh_prev that bypasses W_hh (only when direct_dh); dc (LSTM) holds dc' and receives dc_prev.
+
+template <bool Relu>
+struct ElmanCell {
+  static constexpr int gates = 1, saved_units = 1;
+  static constexpr bool direct_dh = false, split_hidden_grad = false;
+  static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
+                      float*, float* y, float* save) {
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float a = p[k] + q[k] + b_ih[k] + b_hh[k];
+      float v = Relu ? (a > 0.0f ? a : 0.0f) : tanh_approx(a);
+      h[k] = v;
+      y[k] = v;
+      save[k] = v;
+    }
+  }
+  static void backward(int64_t H, const float* save, float* dh, float*, float* da_ih, float* da_hh) {
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float v = save[k];
+      float da = Relu ? (v > 0.0f ? dh[k] : 0.0f) : dh[k] * (1.0f - v * v);
+      da_ih[k] = da;
+      da_hh[k] = da;
+    }
+  }
+};
+
+struct LstmCell {
+  static constexpr int gates = 4, saved_units = 6;  // i f g o | c | tanh(c')
+  static constexpr bool direct_dh = false, split_hidden_grad = false;
+  static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
+                      float* c, float* y, float* save) {
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float i = sigmoid_approx(p[k] + q[k] + b_ih[k] + b_hh[k]);
+      float f = sigmoid_approx(p[H + k] + q[H + k] + b_ih[H + k] + b_hh[H + k]);
+      float g = tanh_approx(p[2 * H + k] + q[2 * H + k] + b_ih[2 * H + k] + b_hh[2 * H + k]);
+      float o = sigmoid_approx(p[3 * H + k] + q[3 * H + k] + b_ih[3 * H + k] + b_hh[3 * H + k]);
+      float c_prev = c[k];
+      float c_new = f * c_prev + i * g;
+      float tc = tanh_approx(c_new);
+      float h_new = o * tc;
+      save[k] = i;
+      save[H + k] = f;
+      save[2 * H + k] = g;
+      save[3 * H + k] = o;
+      save[4 * H + k] = c_prev;
+      save[5 * H + k] = tc;
+      c[k] = c_new;
+      h[k] = h_new;
+      y[k] = h_new;
+    }
+  }
+  static void backward(int64_t H, const float* save, float* dh, float* dc, float* da_ih, float* da_hh) {
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float i = save[k], f = save[H + k], g = save[2 * H + k], o = save[3 * H + k];
+      float c_prev = save[4 * H + k], tc = save[5 * H + k];
+      float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
+      float da_i = dct * g * i * (1.0f - i);
+      float da_f = dct * c_prev * f * (1.0f - f);
+      float da_g = dct * i * (1.0f - g * g);
+      float da_o = dh[k] * tc * o * (1.0f - o);
+      dc[k] = dct * f;
+      da_ih[k] = da_hh[k] = da_i;
+      da_ih[H + k] = da_hh[H + k] = da_f;
+      da_ih[2 * H + k] = da_hh[2 * H + k] = da_g;
+      da_ih[3 * H + k] = da_hh[3 * H + k] = da_o;
+    }
+  }
+};
+
+struct GruCell {
+  static constexpr int gates = 3, saved_units = 4;  // r z n | W_hn h + b_hn
+  static constexpr bool direct_dh = true, split_hidden_grad = true;
+  static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
+                      float*, float* y, float* save) {
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float r = sigmoid_approx(p[k] + q[k] + b_ih[k] + b_hh[k]);
+      float z = sigmoid_approx(p[H + k] + q[H + k] + b_ih[H + k] + b_hh[H + k]);
+      float hn = q[2 * H + k] + b_hh[2 * H + k];
+      float n = tanh_approx(p[2 * H + k] + b_ih[2 * H + k] + r * hn);
+      float h_new = (1.0f - z) * n + z * h[k];
+      save[k] = r;
+      save[H + k] = z;
+      save[2 * H + k] = n;
+      save[3 * H + k] = hn;
+      h[k] = h_new;
+      y[k] = h_new;
+    }
+  }
+  // Reads h_prev from the saved row (it follows the cell's own saved floats).
+  static void backward(int64_t H, const float* save, float* dh, float*, float* da_ih, float* da_hh) {
+    const float* h_prev = save + saved_units * H;
+#pragma omp simd
+    for (int64_t k = 0; k < H; ++k) {
+      float r = save[k], z = save[H + k], n = save[2 * H + k], hn = save[3 * H + k];
+      float d = dh[k];
+      float da_n = d * (1.0f - z) * (1.0f - n * n);
+      float da_z = d * (h_prev[k] - n) * z * (1.0f - z);
+      float da_r = da_n * hn * r * (1.0f - r);
+      dh[k] = d * z;
+      da_ih[k] = da_hh[k] = da_r;
+      da_ih[H + k] = da_hh[H + k] = da_z;
+      da_ih[2 * H + k] = da_n;
+      da_hh[2 * H + k] = da_n * r;
+    }
+  }
+};
+
+// ---- the schedule shared by every cell -----------------------------------------------------------------
+
+// Slots sorted by length (longest first) and, per step, how many sequences are still running.
+struct Schedule {
+  std::vector<int64_t> order;   // slot -> sequence
+  std::vector<int64_t> length;  // per sequence
+  std::vector<int64_t> active;  // per step
+
+  explicit Schedule(const RnnShape& s) : order(s.B), length(s.B, s.T), active(s.T) {
+    if (s.lengths) std::copy(s.lengths, s.lengths + s.B, length.begin());
+    std::iota(order.begin(), order.end(), int64_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return length[a] > length[b]; });
+    int64_t n = s.B;
+    for (int64_t step = 0; step < s.T; ++step) {
+      while (n > 0 && length[order[n - 1]] <= step) --n;
+      active[step] = n;
+    }
+  }
+};
+
+// Row of (time t, sequence b) in the T*B-row matrices (x, y, projections, saved, gradients).
+inline int64_t row_of(const RnnShape& s, int64_t t, int64_t b) { return s.batch_first ? b * s.T + t : t * s.B + b; }
+// Time index sequence b visits at step `step` (it must still be running).
+inline int64_t time_of(const RnnShape& s, int64_t step, int64_t len) { return s.reverse ? len - 1 - step : step; }
+
+// Rows per parallel chunk of the pointwise pass: enough work to pay for a thread.
+inline int64_t pointwise_grain(int64_t gate_width) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(gate_width, 1)); }
+
+// Calls fn(row) for every padded (t >= len_b) row.
+template <class Fn>
+void for_each_padded_row(const RnnShape& s, const Schedule& sched, Fn&& fn) {
+  for (int64_t b = 0; b < s.B; ++b)
+    for (int64_t t = sched.length[b]; t < s.T; ++t) fn(row_of(s, t, b));
+}
+
+// out[c] = sum over rows of m[row * cols + c], parallel over column blocks (deterministic).
+void column_sums(const float* m, int64_t rows, int64_t cols, float* out) {
+  sk::parallel_for(cols, 64, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) out[c] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* src = m + r * cols;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) out[c] += src[c];
+    }
+  });
+}
+
+template <class Cell>
+void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const float* w_hh, const float* b_ih,
+                  const float* b_hh, const float* h0, const float* c0, float* y, int64_t y_ld, float* h_n,
+                  float* c_n, float* saved) {
+  const int64_t H = s.H, GH = Cell::gates * H, rows = s.T * s.B;
+  const int64_t cell_saved = Cell::saved_units * H, width = cell_saved + H;
+  const Schedule sched(s);
+  std::vector<float> zero_bias((b_ih && b_hh) ? 0 : GH, 0.0f);
+  if (!b_ih) b_ih = zero_bias.data();
+  if (!b_hh) b_hh = zero_bias.data();
+
+  auto proj = uninitialized(rows * GH);  // x W_ih^T for every step
+  sk::gemm(false, true, rows, GH, s.I, 1.0f, x, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
+
+  // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
+  auto h = uninitialized(s.B * H), c = uninitialized(s.B * H), q = uninitialized(s.B * GH);
+  std::unique_ptr<float[]> scratch = saved ? nullptr : uninitialized(s.B * width);
+  for (int64_t j = 0; j < s.B; ++j) {
+    const int64_t b = sched.order[j];
+    for (int64_t k = 0; k < H; ++k) {
+      h[j * H + k] = h0 ? h0[b * H + k] : 0.0f;
+      c[j * H + k] = c0 ? c0[b * H + k] : 0.0f;
+    }
+  }
+  for_each_padded_row(s, sched, [&](int64_t row) {
+    std::fill(y + row * y_ld, y + row * y_ld + H, 0.0f);
+    if (saved) std::fill(saved + row * width, saved + (row + 1) * width, 0.0f);
+  });
+
+  for (int64_t step = 0; step < s.T; ++step) {
+    const int64_t active = sched.active[step];
+    sk::gemm(false, true, active, GH, H, 1.0f, h.get(), H, w_hh, H, 0.0f, q.get(), GH);
+    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
+        float* save = saved ? saved + row * width : scratch.get() + j * width;
+        std::memcpy(save + cell_saved, h.get() + j * H, H * sizeof(float));
+        Cell::forward(H, proj.get() + row * GH, q.get() + j * GH, b_ih, b_hh, h.get() + j * H, c.get() + j * H,
+                      y + row * y_ld, save);
+      }
+    });
+  }
+  for (int64_t j = 0; j < s.B; ++j) {
+    const int64_t b = sched.order[j];
+    std::memcpy(h_n + b * H, h.get() + j * H, H * sizeof(float));
+    if (c_n) std::memcpy(c_n + b * H, c.get() + j * H, H * sizeof(float));
+  }
+}
+
+template <class Cell>
+void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const float* w_hh, const float* saved,
+                   const float* dy, int64_t dy_ld, const float* dh_n, const float* dc_n, float* dx,
+                   bool accumulate_dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih,
+                   float* db_hh) {
+  const int64_t H = s.H, GH = Cell::gates * H, rows = s.T * s.B;
+  const int64_t cell_saved = Cell::saved_units * H, width = cell_saved + H;
+  const Schedule sched(s);
+
+  // Gradients of the input and hidden projections for every row (one array when they coincide).
+  auto da_ih = uninitialized(rows * GH);
+  std::unique_ptr<float[]> da_hh_split = Cell::split_hidden_grad ? uninitialized(rows * GH) : nullptr;
+  float* da_hh = Cell::split_hidden_grad ? da_hh_split.get() : da_ih.get();
+  for_each_padded_row(s, sched, [&](int64_t row) {
+    std::fill(da_ih.get() + row * GH, da_ih.get() + (row + 1) * GH, 0.0f);
+    if (Cell::split_hidden_grad) std::fill(da_hh + row * GH, da_hh + (row + 1) * GH, 0.0f);
+  });
+
+  auto dh = uninitialized(s.B * H), dc = uninitialized(s.B * H), da_step = uninitialized(s.B * GH);
+  for (int64_t j = 0; j < s.B; ++j) {
+    const int64_t b = sched.order[j];
+    for (int64_t k = 0; k < H; ++k) {
+      dh[j * H + k] = dh_n ? dh_n[b * H + k] : 0.0f;
+      dc[j * H + k] = dc_n ? dc_n[b * H + k] : 0.0f;
+    }
+  }
+  for (int64_t step = s.T - 1; step >= 0; --step) {
+    const int64_t active = sched.active[step];
+    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
+        float* dhj = dh.get() + j * H;
+        const float* dyr = dy + row * dy_ld;
+#pragma omp simd
+        for (int64_t k = 0; k < H; ++k) dhj[k] += dyr[k];
+        float* da_h = da_step.get() + j * GH;
+        Cell::backward(H, saved + row * width, dhj, dc.get() + j * H, da_ih.get() + row * GH, da_h);
+        if (Cell::split_hidden_grad) std::memcpy(da_hh + row * GH, da_h, GH * sizeof(float));
+      }
+    });
+    sk::gemm(false, false, active, H, GH, 1.0f, da_step.get(), GH, w_hh, H, Cell::direct_dh ? 1.0f : 0.0f,
+             dh.get(), H);
+  }
+  for (int64_t j = 0; j < s.B; ++j) {
+    const int64_t b = sched.order[j];
+    if (dh0) std::memcpy(dh0 + b * H, dh.get() + j * H, H * sizeof(float));
+    if (dc0) std::memcpy(dc0 + b * H, dc.get() + j * H, H * sizeof(float));
+  }
+  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih.get(), GH, x, s.I, 0.0f, dw_ih, s.I);
+  sk::gemm(true, false, GH, H, rows, 1.0f, da_hh, GH, saved + cell_saved, width, 0.0f, dw_hh, H);
+  if (dx) sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
+  if (db_ih) column_sums(da_ih.get(), rows, GH, db_ih);
+  if (db_hh) column_sums(da_hh, rows, GH, db_hh);
+}
+
+template <class Visitor>
+void dispatch(RnnCell cell, Visitor&& visit) {
+  switch (cell) {
+    case RnnCell::rnn_tanh: return visit(ElmanCell<false>{});
+    case RnnCell::rnn_relu: return visit(ElmanCell<true>{});
+    case RnnCell::lstm: return visit(LstmCell{});
+    case RnnCell::gru: return visit(GruCell{});
+  }
+}
+
+}  // namespace
+
+int rnn_gate_count(RnnCell cell) {
+  int g = 0;
+  dispatch(cell, [&](auto c) { g = decltype(c)::gates; });
+  return g;
+}
+
+int64_t rnn_saved_width(RnnCell cell, int64_t H) {
+  int64_t w = 0;
+  dispatch(cell, [&](auto c) { w = (decltype(c)::saved_units + 1) * H; });
+  return w;
+}
+
+void rnn_forward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
+                 const float* b_ih, const float* b_hh, const float* h0, const float* c0, float* y, int64_t y_ld,
+                 float* h_n, float* c_n, float* saved) {
+  dispatch(cell, [&](auto c) {
+    forward_impl<decltype(c)>(shape, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, y_ld, h_n, c_n, saved);
+  });
+}
+
+void rnn_backward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
+                  const float* saved, const float* dy, int64_t dy_ld, const float* dh_n, const float* dc_n,
+                  float* dx, bool accumulate_dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih,
+                  float* db_hh) {
+  dispatch(cell, [&](auto c) {
+    backward_impl<decltype(c)>(shape, x, w_ih, w_hh, saved, dy, dy_ld, dh_n, dc_n, dx, accumulate_dx, dh0, dc0,
+                               dw_ih, dw_hh, db_ih, db_hh);
+  });
+}
+
+}  // namespace sk
