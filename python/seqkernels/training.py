@@ -237,15 +237,15 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
                     cbs.on_train_batch_begin(step, {})
                     out = _forward(model, xs, idx)
                     if not targets_checked:
-                        config.loss.check_targets(y, out.shape)
-                        if val_y is not None:
-                            config.loss.check_targets(val_y, (len(val_y),) + tuple(out.shape[1:]))
+                        for targets in (y, val_y):
+                            if targets is not None:
+                                config.loss.check_targets(targets, (len(targets),) + tuple(out.shape[1:]))
                         targets_checked = True
                     loss = config.loss(out, y[idx], None if sample_weight is None else sample_weight[idx])
                     value = float(loss.item())
                     if not math.isfinite(value):
-                        raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps}: training "
-                                            "stopped before that step's update (try a lower learning rate)")
+                        raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps} (that step's "
+                                            "update was skipped; try a lower learning rate)")
                     config.optimizer.zero_grad()
                     loss.backward()
                     config.optimizer.step()
