@@ -144,7 +144,8 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Saves ``model.state_dict()`` with ``seqkernels.save`` (safetensors, atomic: a crash mid-write
     leaves the previous file intact) after every epoch, or only when ``monitor`` improves with
-    ``save_best_only``. ``filepath`` may hold ``{epoch}`` and log keys: ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``."""
+    ``save_best_only``. ``filepath`` may hold ``{epoch}`` and log keys:
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``."""
 
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
                  mode: str = "auto"):

@@ -23,7 +23,8 @@ def _add_train(sub) -> None:
                     "tokenizer and the training curves into --output-dir for `seqkernels predict`.")
     train.add_argument("data", nargs="?", help="labelled texts: .csv, .tsv or .jsonl (default: BBC News)")
     train.add_argument("--text-column", default="text", help="column (or JSON key) holding the text (default: text)")
-    train.add_argument("--label-column", default="label", help="column (or JSON key) holding the label (default: label)")
+    train.add_argument("--label-column", default="label",
+                       help="column (or JSON key) holding the label (default: label)")
     train.add_argument("--model", choices=MODEL_NAMES, default="textcnn", help="architecture (default: textcnn)")
     train.add_argument("--epochs", type=_positive_int, default=3)
     train.add_argument("--batch-size", type=_positive_int, default=32)

@@ -76,7 +76,7 @@ class SparseCategoricalCrossentropy(Loss):
         expected = tuple(output_shape[1:-1])
         if tuple(y_true.shape[1:]) not in (expected, expected + (1,)):
             raise ValueError(f"{self.name}: labels of shape {y_true.shape} do not match outputs of shape "
-                             f"(N, {', '.join(map(str, output_shape[1:]))}); expected labels (N{''.join(', ' + str(d) for d in expected)})")
+                             f"{tuple(output_shape)}; expected labels of shape {(len(y_true),) + expected}")
         classes = output_shape[-1]
         labels = y_true if self.ignore_class is None else y_true[y_true != self.ignore_class]
         bad = labels[(labels < 0) | (labels >= classes)]

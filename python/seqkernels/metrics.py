@@ -17,8 +17,10 @@ def predicted_classes(y_pred: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Class ids from raw outputs: argmax over the last axis, or ``y_pred > threshold`` when there is
     a single output column (a binary model)."""
     y_pred = np.asarray(y_pred)
-    if y_pred.ndim == 1 or y_pred.shape[-1] == 1:
-        return (y_pred.reshape(y_pred.shape[:1] if y_pred.ndim == 1 else y_pred.shape[:-1]) > threshold).astype(np.int64)
+    if y_pred.ndim == 1:
+        return (y_pred > threshold).astype(np.int64)
+    if y_pred.shape[-1] == 1:
+        return (y_pred[..., 0] > threshold).astype(np.int64)
     return np.argmax(y_pred, axis=-1)
 
 

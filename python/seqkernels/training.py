@@ -244,8 +244,8 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
                     loss = config.loss(out, y[idx], None if sample_weight is None else sample_weight[idx])
                     value = float(loss.item())
                     if not math.isfinite(value):
-                        raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps} (that step's "
-                                            "update was skipped; try a lower learning rate)")
+                        raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps} "
+                                            "(that step's update was skipped; try a lower learning rate)")
                     config.optimizer.zero_grad()
                     loss.backward()
                     config.optimizer.step()
