@@ -272,3 +272,49 @@ def test_progress_output_one_line_per_epoch_when_not_a_terminal(topic_data, caps
     assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 - 6/6 - ") and "val_accuracy" in lines[0]
     model.fit(x, y, epochs=1, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+# ---- losses against torch / numpy ------------------------------------------------------------------
+def test_losses_match_torch_and_keras_formulas():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(7, 5)).astype(np.float32)
+    labels = rng.integers(0, 5, size=7)
+    weights = rng.uniform(0.5, 2.0, size=7).astype(np.float32)
+    # float32 kernels against torch's float32: a few ulps of a value of order 1
+    t_logits = torch.tensor(logits, requires_grad=True)
+    t_loss = (torch.nn.functional.cross_entropy(t_logits, torch.tensor(labels), reduction="none")
+              * torch.tensor(weights)).mean()
+    t_loss.backward()
+    ours_in = sk.tensor(logits, requires_grad=True)
+    ours = SparseCategoricalCrossentropy(from_logits=True)(ours_in, labels, weights)
+    ours.backward()
+    assert ours.item() == pytest.approx(t_loss.item(), rel=1e-5)
+    np.testing.assert_allclose(ours_in.grad.numpy(), t_logits.grad.numpy(), rtol=1e-4, atol=1e-6)
+    # from_logits=False takes probabilities: -log(p_y), with Keras's epsilon of 1e-7
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.log(probs[np.arange(7), labels]).mean()
+    assert SparseCategoricalCrossentropy()(sk.tensor(probs), labels).item() == pytest.approx(expected, rel=1e-4)
+    # tagging: per-sample mean over the labelled tokens, -100 ignored
+    tokens = rng.normal(size=(3, 4, 5)).astype(np.float32)
+    tags = rng.integers(0, 5, size=(3, 4))
+    tags[0, 2:] = -100
+    log_p = tokens - np.log(np.exp(tokens).sum(axis=-1, keepdims=True))
+    picked = np.where(tags >= 0, -np.take_along_axis(log_p, np.maximum(tags, 0)[..., None], -1)[..., 0], 0.0)
+    per_sample = picked.sum(axis=1) / (tags >= 0).sum(axis=1)
+    tagging = SparseCategoricalCrossentropy(from_logits=True, ignore_class=-100)
+    assert tagging(sk.tensor(tokens), tags).item() == pytest.approx(per_sample.mean(), rel=1e-5)
+    # binary, from logits and from probabilities
+    scores = rng.normal(size=(6, 1)).astype(np.float32)
+    targets = rng.integers(0, 2, size=6)
+    t_bce = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(scores[:, 0]),
+                                                                 torch.tensor(targets, dtype=torch.float32))
+    assert BinaryCrossentropy(from_logits=True)(sk.tensor(scores), targets).item() == pytest.approx(
+        t_bce.item(), rel=1e-5)
+    p = 1 / (1 + np.exp(-scores[:, 0]))
+    assert BinaryCrossentropy()(sk.tensor(p[:, None]), targets).item() == pytest.approx(
+        t_bce.item(), rel=1e-4)
+    outputs = rng.normal(size=(4, 3)).astype(np.float32)
+    goals = rng.normal(size=(4, 3)).astype(np.float32)
+    assert MeanSquaredError()(sk.tensor(outputs), goals).item() == pytest.approx(
+        np.mean((outputs - goals) ** 2), rel=1e-5)
