@@ -70,8 +70,8 @@ def build_model(config: ClassifierConfig):
 
 
 def model_inputs(config: ClassifierConfig, ids: np.ndarray):
-    """The arrays the model takes: ids, plus the attention mask (True = real token) for BERT."""
-    return [ids, ids != PAD] if config.model == "bert" else ids
+    """The arrays the model takes: ids, plus BERT's attention mask (1 = real token, 0 = padding)."""
+    return [ids, (ids != PAD).astype(np.int64)] if config.model == "bert" else ids
 
 
 def encode(tokenizer, texts: Sequence[str], max_len: int) -> np.ndarray:
