@@ -26,11 +26,11 @@ def _add_train(sub) -> None:
     train.add_argument("--label-column", default="label",
                        help="column (or JSON key) holding the label (default: label)")
     train.add_argument("--model", choices=MODEL_NAMES, default="textcnn", help="architecture (default: textcnn)")
-    train.add_argument("--epochs", type=_positive_int, default=3)
+    train.add_argument("--epochs", type=_positive_int, default=4)
     train.add_argument("--batch-size", type=_positive_int, default=32)
-    train.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: 2e-3)")
-    train.add_argument("--max-len", type=_positive_int, default=200, help="tokens kept per text (default: 200)")
-    train.add_argument("--num-words", type=_positive_int, default=20000, help="vocabulary size (default: 20000)")
+    train.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
+    train.add_argument("--max-len", type=_positive_int, default=150, help="tokens kept per text (default: 150)")
+    train.add_argument("--num-words", type=_positive_int, default=10000, help="vocabulary size (default: 10000)")
     train.add_argument("--embed-dim", type=_positive_int, default=64)
     train.add_argument("--hidden", type=_positive_int, default=64,
                        help="TextCNN filters per width / LSTM hidden size / BERT hidden size (default: 64)")

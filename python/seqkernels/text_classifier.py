@@ -29,8 +29,8 @@ class ClassifierConfig:
 
     model: str = "textcnn"
     classes: List[str] = field(default_factory=list)
-    vocab_size: int = 20000
-    max_len: int = 200
+    vocab_size: int = 10000
+    max_len: int = 150
     embed_dim: int = 64
     hidden: int = 64      # TextCNN filters per kernel size, LSTM hidden size, BERT hidden size
     dropout: float = 0.5
@@ -98,8 +98,8 @@ def split_train_validation(labels: np.ndarray, validation_fraction: float, seed:
 
 
 def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: str = "textcnn",
-          epochs: int = 3, batch_size: int = 32, learning_rate: float = 2e-3, validation_fraction: float = 0.2,
-          num_words: int = 20000, max_len: int = 200, embed_dim: int = 64, hidden: int = 64, seed: int = 0,
+          epochs: int = 4, batch_size: int = 32, learning_rate: float = 5e-3, validation_fraction: float = 0.2,
+          num_words: int = 10000, max_len: int = 150, embed_dim: int = 64, hidden: int = 64, seed: int = 0,
           verbose: int = 1, log=print) -> dict:
     """Trains and saves a classifier; returns ``{"val_accuracy", "report", "history", "files"}``."""
     from . import callbacks, load, losses, optim
