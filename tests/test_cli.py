@@ -108,3 +108,22 @@ def test_train_then_predict(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in lines] == ["sport", "tech"]
     assert all(0.5 <= float(line.split("\t")[1]) <= 1.0 for line in lines)
+
+
+@pytest.mark.parametrize("model, model_class", [("lstm", "RNNClassifier"), ("bert", "bert")])
+def test_other_architectures_train_and_predict(tmp_path, capsys, model, model_class):
+    from seqkernels import models
+    try:
+        getattr(models, model_class) if model != "bert" else __import__("seqkernels.models.bert")
+    except (AttributeError, ImportError):
+        pytest.skip(f"seqkernels.models has no {model_class} in this checkout")
+    data = tmp_path / "topics.csv"
+    write_csv(data, tiny_rows(40))
+    out = tmp_path / model
+    cli.main(["train", str(data), "--text-column", "review", "--label-column", "topic", "--model", model,
+              "--epochs", "4", "--max-len", "16", "--embed-dim", "16", "--hidden", "32", "--batch-size", "8",
+              "--lr", "0.005", "--output-dir", str(out), "--verbose", "0"])
+    assert json.loads((out / "config.json").read_text())["model"] == model
+    assert "validation accuracy:" in capsys.readouterr().out
+    cli.main(["predict", "--model-dir", str(out), "the striker scored a goal"])
+    assert capsys.readouterr().out.split("\t")[0] in ("sport", "tech")

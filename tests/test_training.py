@@ -318,3 +318,22 @@ def test_losses_match_torch_and_keras_formulas():
     goals = rng.normal(size=(4, 3)).astype(np.float32)
     assert MeanSquaredError()(sk.tensor(outputs), goals).item() == pytest.approx(
         np.mean((outputs - goals) ** 2), rel=1e-5)
+
+
+def test_sigint_finishes_the_current_step_then_stops(topic_data):
+    import signal
+    x, y, _, _ = topic_data
+    steps_seen = []
+
+    class PressCtrlC(cb.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            steps_seen.append(batch)
+            if batch == 2:
+                signal.raise_signal(signal.SIGINT)  # arrives mid-step: fit's handler only flags it
+
+    model = compiled(MeanEmbeddingClassifier(60, 3))
+    handler = signal.getsignal(signal.SIGINT)
+    history = model.fit(x, y, batch_size=16, epochs=2, verbose=0, callbacks=[PressCtrlC()])
+    assert steps_seen == [0, 1, 2] and history.stop_reason == "interrupted at epoch 1, step 3/12"
+    assert len(history.history["loss"]) == 1
+    assert signal.getsignal(signal.SIGINT) is handler  # the previous handler is back

@@ -370,6 +370,7 @@ def plot_history(history, path, metrics: Optional[List[str]] = None) -> str:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:
         raise ImportError('plot_history needs matplotlib: pip install "seqkernels[plot]" '
                           "(or pip install matplotlib)") from exc
@@ -385,6 +386,7 @@ def plot_history(history, path, metrics: Optional[List[str]] = None) -> str:
                 ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
