@@ -299,3 +299,24 @@ def test_cross_entropy_errors():
         F.cross_entropy(x, sk.tensor(np.array([0, 1])), label_smoothing=1.5)
     with pytest.raises(ValueError, match="weight"):
         F.cross_entropy(x, sk.tensor(np.array([0, 1])), weight=sk.tensor(np.ones(4, dtype=np.float32)))
+
+
+def test_vector_exp_accuracy_over_the_range():
+    # softmax of rows (x, 0) is e^x / (e^x + 1): the SIMD exp over [-80, 80] within a few float32 ulps
+    # (rtol 1e-6 ~ 8 ulp covers the exp's ~1 ulp plus the division and the sum's rounding).
+    x = np.linspace(-80, 80, 4001).astype(np.float32)
+    rows = np.stack([x, np.zeros_like(x)], axis=1)
+    got = F.softmax(sk.tensor(rows), dim=1).numpy()[:, 0].astype(np.float64)
+    want = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
+
+
+def test_masked_logits_give_exact_zeros():
+    x = np.array([[0.5, -np.inf, 2.0, -np.inf], [-np.inf, 1.0, -np.inf, -np.inf]], dtype=np.float32)
+    xs = leaf(x)
+    y = F.softmax(xs, dim=1)
+    assert np.all(y.numpy()[np.isinf(x)] == 0.0)
+    np.testing.assert_allclose(y.numpy()[1, 1], 1.0)
+    y.backward(np.ones_like(x))
+    assert np.all(xs.grad.numpy()[np.isinf(x)] == 0.0)
+    assert np.all(np.isneginf(F.log_softmax(sk.tensor(x), dim=1).numpy()[np.isinf(x)]))

@@ -127,8 +127,9 @@ inline V select_less(V a, V b, V if_less, V otherwise) {
 #endif
 
 inline V exp(V x) {
-  // Beyond these bounds the result is 0 or +inf anyway; clamping keeps n small enough for pow2_mul.
-  x = min_nan(Vec::set1(89.0f), max_nan(Vec::set1(-104.0f), x));
+  // Beyond these bounds the result is 0 or +inf anyway (e^-110 underflows to exactly 0, also after the
+  // polynomial, so masked -inf logits give exact zeros); clamping keeps n small enough for pow2_mul.
+  x = min_nan(Vec::set1(89.0f), max_nan(Vec::set1(-110.0f), x));
   V n = round_nearest(Vec::mul(x, Vec::set1(1.44269504088896341f)));
   V r = Vec::fmadd(n, Vec::set1(-0.693359375f), x);  // ln2 split in two (Cody-Waite)
   r = Vec::fmadd(n, Vec::set1(2.12194440e-4f), r);
