@@ -105,15 +105,37 @@ struct Geometry {
   }
 };
 
-std::unique_ptr<float[]> scratch(int64_t count) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(count, 1)]); }
+std::unique_ptr<float[]> scratch(int64_t count) {
+  return std::unique_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
+}
 
-// Runs item(n, thread) for every batch item, each thread over a contiguous range of items, and returns how many
-// threads ran. One thread (and a threaded GEMM inside) when there are fewer items than threads.
+// One scratch buffer of `size` floats per thread that for_each_item may use, allocated on the thread's first
+// get() and freed with the call (nothing stays allocated between calls).
+class ThreadBuffers {
+ public:
+  ThreadBuffers(int threads, int64_t size) : size_(size), buffers_(static_cast<size_t>(threads)) {}
+  float* get(int t) {
+    auto& buffer = buffers_[static_cast<size_t>(t)];
+    if (!buffer) buffer = scratch(size_);
+    return buffer.get();
+  }
+
+ private:
+  int64_t size_;
+  std::vector<std::unique_ptr<float[]>> buffers_;
+};
+
+// How many threads for_each_item uses: one per batch item at most. With a single item, its GEMMs thread themselves.
+int item_threads(int64_t batch) {
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), batch)));
+}
+
+// Runs item(n, thread) for every batch item, each of `threads` threads over a contiguous range of items, and
+// returns how many threads ran (OpenMP may grant fewer).
 template <class Fn>
-int for_each_item(int64_t batch, Fn&& item) {
-  const int wanted = static_cast<int>(std::min<int64_t>(num_threads(), batch));
+int for_each_item(int64_t batch, int threads, Fn&& item) {
   int used = 1;
-  parallel_region(wanted, [&](int t, int count) {
+  parallel_region(threads, [&](int t, int count) {
     if (t == 0) used = count;
     for (int64_t n = batch * t / count, end = batch * (t + 1) / count; n < end; ++n) item(n, t);
   });
@@ -136,14 +158,14 @@ float sum(const float* p, int64_t n) {
 
 void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const float* b, float* y) {
   const Geometry geo(s);
-  for_each_item(s.batch, [&](int64_t n, int) {
-    thread_local std::vector<float> cols_buffer;
-    if (!geo.cols_is_input) cols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
+  const int threads = item_threads(s.batch);
+  ThreadBuffers cols_buffers(threads, geo.cols_is_input ? 0 : geo.ck * geo.lout);
+  for_each_item(s.batch, threads, [&](int64_t n, int t) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* cols = geo.x_at(x, n, g);
       if (!geo.cols_is_input) {
-        geo.im2col(cols, cols_buffer.data());
-        cols = cols_buffer.data();
+        geo.im2col(cols, cols_buffers.get(t));
+        cols = cols_buffers.get(t);
       }
       float* y_ng = geo.y_at(y, n, g);
       gemm(false, false, geo.og, geo.lout, geo.ck, 1.0f, w + g * geo.og * geo.ck, geo.ck, cols, geo.cols_ld(), 0.0f,
@@ -180,18 +202,15 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
 
   // Thread 0 accumulates dw in place; thread t > 0 into partials[t - 1], each starting with beta = 0.
   const int64_t w_size = s.out_channels * geo.ck;
-  const int max_threads = static_cast<int>(std::min<int64_t>(num_threads(), s.batch));
+  const int threads = item_threads(s.batch);
   std::vector<std::unique_ptr<float[]>> partials;
   if (dw)
-    for (int t = 1; t < max_threads; ++t) partials.push_back(scratch(w_size));
-  std::vector<int64_t> first_item(static_cast<size_t>(max_threads), -1);
+    for (int t = 1; t < threads; ++t) partials.push_back(scratch(w_size));
+  std::vector<int64_t> first_item(static_cast<size_t>(threads), -1);
 
-  const int used = for_each_item(s.batch, [&](int64_t n, int t) {
-    thread_local std::vector<float> cols_buffer, dcols_buffer;
-    if (!geo.cols_is_input) {
-      if (dw) cols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
-      if (dx) dcols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
-    }
+  const int64_t cols_size = geo.cols_is_input ? 0 : geo.ck * geo.lout;
+  ThreadBuffers cols_buffers(threads, dw ? cols_size : 0), dcols_buffers(threads, dx ? cols_size : 0);
+  const int used = for_each_item(s.batch, threads, [&](int64_t n, int t) {
     if (first_item[t] < 0) first_item[t] = n;
     float* dw_t = t == 0 ? dw : partials.empty() ? nullptr : partials[t - 1].get();
     for (int64_t g = 0; g < s.groups; ++g) {
@@ -200,15 +219,15 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
       if (dw) {
         const float* cols = geo.x_at(x, n, g);
         if (!geo.cols_is_input) {
-          geo.im2col(cols, cols_buffer.data());
-          cols = cols_buffer.data();
+          geo.im2col(cols, cols_buffers.get(t));
+          cols = cols_buffers.get(t);
         }
         gemm(false, true, geo.og, geo.ck, geo.lout, 1.0f, dy_ng, geo.lout, cols, geo.cols_ld(),
              first_item[t] == n ? 0.0f : 1.0f, dw_t + g * geo.og * geo.ck, geo.ck);
       }
       if (dx) {
         float* dx_ng = geo.x_at(dx, n, g);
-        float* dcols = geo.cols_is_input ? dx_ng : dcols_buffer.data();
+        float* dcols = geo.cols_is_input ? dx_ng : dcols_buffers.get(t);
         gemm(true, false, geo.ck, geo.lout, geo.og, 1.0f, w_g, geo.ck, dy_ng, geo.lout, 0.0f, dcols, geo.cols_ld());
         if (!geo.cols_is_input) geo.col2im(dcols, dx_ng);
       }
