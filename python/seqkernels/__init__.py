@@ -21,6 +21,7 @@ from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone
                              sub, sum, tanh, transpose, unsqueeze, where, zeros, zeros_like)
 
 from . import nn
+from . import optim
 
 float32, float64, int32, int64, uint8, bool = _np.float32, _np.float64, _np.int32, _np.int64, _np.uint8, _np.bool_
 float, double, long = float32, float64, int64

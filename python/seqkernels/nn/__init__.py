@@ -13,3 +13,4 @@ from .pooling import AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
 from .sparse import Embedding
 from .attention import MultiheadAttention
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from . import utils
