@@ -125,9 +125,12 @@ class ThreadBuffers {
   std::vector<std::unique_ptr<float[]>> buffers_;
 };
 
-// How many threads for_each_item uses: one per batch item at most. With a single item, its GEMMs thread themselves.
-int item_threads(int64_t batch) {
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), batch)));
+// How many threads for_each_item uses: one per batch item at most, and one per ~1M multiply-adds so that tiny
+// convolutions do not pay for waking threads. With a single thread, the GEMMs inside thread themselves.
+int item_threads(const Geometry& geo) {
+  const int64_t multiply_adds = geo.s.batch * geo.s.out_channels * geo.ck * geo.lout;
+  const int64_t by_work = std::max<int64_t>(1, multiply_adds >> 20);
+  return static_cast<int>(std::max<int64_t>(1, std::min({int64_t{num_threads()}, geo.s.batch, by_work})));
 }
 
 // Runs item(n, thread) for every batch item, each of `threads` threads over a contiguous range of items, and
@@ -158,7 +161,7 @@ float sum(const float* p, int64_t n) {
 
 void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const float* b, float* y) {
   const Geometry geo(s);
-  const int threads = item_threads(s.batch);
+  const int threads = item_threads(geo);
   ThreadBuffers cols_buffers(threads, geo.cols_is_input ? 0 : geo.ck * geo.lout);
   for_each_item(s.batch, threads, [&](int64_t n, int t) {
     for (int64_t g = 0; g < s.groups; ++g) {
@@ -202,7 +205,7 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
 
   // Thread 0 accumulates dw in place; thread t > 0 into partials[t - 1], each starting with beta = 0.
   const int64_t w_size = s.out_channels * geo.ck;
-  const int threads = item_threads(s.batch);
+  const int threads = item_threads(geo);
   std::vector<std::unique_ptr<float[]>> partials;
   if (dw)
     for (int t = 1; t < threads; ++t) partials.push_back(scratch(w_size));
