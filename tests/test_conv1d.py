@@ -60,6 +60,9 @@ CONFIGS = {
     "dilation3": (2, 5, 19, 4, 3, 1, (0, 0), 3, 1, True),
     "depthwise": (2, 8, 13, 8, 3, 1, (1, 1), 1, 8, True),
     "depthwise_multiplier": (2, 4, 11, 8, 5, 1, (2, 2), 1, 4, True),
+    "depthwise_strided_dilated": (3, 6, 31, 12, 3, 2, (2, 1), 2, 6, True),
+    "depthwise_large": (4, 64, 300, 64, 7, 1, (3, 3), 1, 64, False),  # rows split over threads
+    "depthwise_K_gt_L": (2, 3, 2, 3, 5, 1, (2, 2), 1, 3, True),  # no output has all taps inside
     "groups2": (2, 6, 15, 10, 3, 1, (1, 1), 1, 2, False),
     "odd_channels_asymmetric_pad": (3, 17, 37, 19, 4, 1, (1, 2), 1, 1, True),
     "batch1": (1, 33, 50, 31, 5, 1, (2, 2), 1, 1, True),
