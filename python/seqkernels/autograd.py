@@ -209,6 +209,8 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
             if g.shape != inp.shape:
                 raise RuntimeError(
                     f"{node.name}.backward returned a gradient of shape {g.shape} for an input of shape {inp.shape}")
+            if g.dtype != inp.data.dtype:  # e.g. a float64 scalar widened it: gradients keep their input's dtype
+                g = g.astype(inp.data.dtype)
             if inp._node is None:
                 inp._accumulate_grad(g)
             else:
