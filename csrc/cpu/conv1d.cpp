@@ -22,7 +22,8 @@
 //
 // Threads take contiguous ranges of batch items, each with its own cols/dcols scratch (L2-sized for text-CNN
 // shapes) and, for dw, its own partial sum, reduced in thread order afterwards (deterministic for a given
-// thread count). With fewer items than threads, items run one after another and the GEMM itself is threaded.
+// thread count). A single item, or under ~1M multiply-adds per thread, runs on one thread whose GEMMs thread
+// themselves.
 #include "seqkernels/conv1d.h"
 
 #include <algorithm>
