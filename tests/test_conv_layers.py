@@ -132,6 +132,8 @@ def test_pooling_errors():
         F.max_pool1d(np.zeros(4, np.float32), 2)
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_max_pool1d(x, 0)
+    with pytest.raises(TypeError, match="input.*floating-point.*int64"):
+        F.max_pool1d(np.zeros((2, 3, 4), np.int64), 2)
 
 
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])

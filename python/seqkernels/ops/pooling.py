@@ -64,6 +64,9 @@ class AvgPool1d(Function):
 
 
 def _check_input(input, op: str):
+    dtype = input.dtype if isinstance(input, Tensor) else np.asarray(input).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: argument 'input' must be a floating-point array, got {dtype}")
     if np.ndim(input) not in (2, 3):
         raise ValueError(f"{op}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {np.shape(input)}")
 
