@@ -25,6 +25,9 @@
 // running at step s are the slot prefix [0, active(s)) and every per-step GEMM covers only them (as
 // torch's packed sequences do). The reverse direction visits t = len_b - 1 - s. Padded rows output zeros
 // and get zero gradient rows, so they add nothing to the large GEMMs.
+//
+// Threads: the large GEMMs are parallel inside; in the recurrence, sequences are independent, so each
+// thread runs every step for its own block of slots (balanced by length) and no step waits for a barrier.
 #include "seqkernels/rnn.h"
 
 #include <algorithm>
@@ -214,15 +217,36 @@ struct Schedule {
       active[step] = n;
     }
   }
+
+  // Runs fn(j0, j1) on each thread over its own block of slots, for the whole time loop: sequences are
+  // independent, so the threads never wait for each other inside the recurrence. Blocks are contiguous
+  // and balanced by total length (deterministic for a given thread count).
+  template <class Fn>
+  void for_each_thread_block(Fn&& fn) const {
+    const int64_t B = static_cast<int64_t>(order.size());
+    const int threads = static_cast<int>(std::min<int64_t>(sk::num_threads(), B));
+    sk::parallel_region(threads, [&](int t, int count) {
+      int64_t total = 0;
+      for (int64_t j = 0; j < B; ++j) total += length[order[j]];
+      auto boundary = [&](int k) {  // first slot whose preceding lengths reach total * k / count
+        int64_t target = total * k / count, sum = 0, j = 0;
+        while (j < B && sum < target) sum += length[order[j++]];
+        return k == count ? B : j;
+      };
+      const int64_t j0 = boundary(t), j1 = boundary(t + 1);
+      if (j0 < j1) fn(j0, j1);
+    });
+  }
+  // Slots of [j0, j1) still running at `step` (a prefix of the block).
+  int64_t running(int64_t step, int64_t j0, int64_t j1) const {
+    return std::max<int64_t>(0, std::min(active[step], j1) - j0);
+  }
 };
 
 // Row of (time t, sequence b) in the T*B-row matrices (x, y, projections, saved, gradients).
 inline int64_t row_of(const RnnShape& s, int64_t t, int64_t b) { return s.batch_first ? b * s.T + t : t * s.B + b; }
 // Time index sequence b visits at step `step` (it must still be running).
 inline int64_t time_of(const RnnShape& s, int64_t step, int64_t len) { return s.reverse ? len - 1 - step : step; }
-
-// Rows per parallel chunk of the pointwise pass: enough work to pay for a thread.
-inline int64_t pointwise_grain(int64_t gate_width) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(gate_width, 1)); }
 
 // Calls fn(row) for every padded (t >= len_b) row.
 template <class Fn>
@@ -274,19 +298,21 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
     if (saved) std::fill(saved + row * width, saved + (row + 1) * width, 0.0f);
   });
 
-  for (int64_t step = 0; step < s.T; ++step) {
-    const int64_t active = sched.active[step];
-    sk::gemm_prepacked_b(false, active, GH, H, 1.0f, h.get(), H, w_hh_packed.get(), 0.0f, q.get(), GH);
-    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
+  sched.for_each_thread_block([&](int64_t j0, int64_t j1) {
+    for (int64_t step = 0; step < s.T; ++step) {
+      const int64_t n = sched.running(step, j0, j1);
+      if (n == 0) break;
+      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h.get() + j0 * H, H, w_hh_packed.get(), 0.0f, q.get() + j0 * GH,
+                           GH);
+      for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
         float* save = saved ? saved + row * width : scratch.get() + j * width;
         std::memcpy(save + cell_saved, h.get() + j * H, H * sizeof(float));
         Cell::forward(H, proj.get() + row * GH, q.get() + j * GH, b_ih, b_hh, h.get() + j * H, c.get() + j * H,
                       y + row * y_ld, save);
       }
-    });
-  }
+    }
+  });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     std::memcpy(h_n + b * H, h.get() + j * H, H * sizeof(float));
@@ -322,10 +348,11 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
       dc[j * H + k] = dc_n ? dc_n[b * H + k] : 0.0f;
     }
   }
-  for (int64_t step = s.T - 1; step >= 0; --step) {
-    const int64_t active = sched.active[step];
-    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
+  sched.for_each_thread_block([&](int64_t j0, int64_t j1) {
+    for (int64_t step = s.T - 1; step >= 0; --step) {
+      const int64_t n = sched.running(step, j0, j1);
+      if (n == 0) continue;
+      for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
         float* dhj = dh.get() + j * H;
         const float* dyr = dy + row * dy_ld;
@@ -335,10 +362,10 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
         Cell::backward(H, saved + row * width, dhj, dc.get() + j * H, da_ih.get() + row * GH, da_h);
         if (Cell::split_hidden_grad) std::memcpy(da_hh + row * GH, da_h, GH * sizeof(float));
       }
-    });
-    sk::gemm_prepacked_b(false, active, H, GH, 1.0f, da_step.get(), GH, w_hh_packed.get(),
-                         Cell::direct_dh ? 1.0f : 0.0f, dh.get(), H);
-  }
+      sk::gemm_prepacked_b(false, n, H, GH, 1.0f, da_step.get() + j0 * GH, GH, w_hh_packed.get(),
+                           Cell::direct_dh ? 1.0f : 0.0f, dh.get() + j0 * H, H);
+    }
+  });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     if (dh0) std::memcpy(dh0 + b * H, dh.get() + j * H, H * sizeof(float));
