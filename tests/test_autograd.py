@@ -46,6 +46,27 @@ def test_broadcast_gradient_is_reduced_to_the_leaf_shape():
     np.testing.assert_allclose(b.grad.numpy(), np.full((1, 3), 8.0))
 
 
+class Float32Gradients(Function):
+    """Identity that checks the gradient reaching it has its output's dtype."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        assert g.dtype == np.float32, g.dtype
+        return g
+
+
+def test_gradients_keep_the_dtype_of_their_input():
+    x = sk.tensor([1.0, 2.0], requires_grad=True)
+    y = (2.0 ** Float32Gradients.apply(x)) * np.float64(3.0)  # backward meets float64 scalars (log 2, 3.0)
+    y.sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), 3 * 2 ** np.array([1.0, 2.0]) * np.log(2), rtol=1e-6)
+
+
 def test_no_grad_enable_grad_and_decorator():
     x = sk.tensor([1.0], requires_grad=True)
     with sk.no_grad():

@@ -354,3 +354,16 @@ def test_scalar_conversions():
     assert float(t) == 2.5 and int(t) == 2 and bool(t)
     with pytest.raises(RuntimeError, match="ambiguous"):
         bool(sk.ones(2))
+    rows = list(sk.tensor(np.arange(6.0).reshape(3, 2)))
+    assert len(rows) == 3 and rows[2].numpy().tolist() == [4.0, 5.0]
+    with pytest.raises(TypeError, match="0-d"):
+        list(sk.tensor(1.0))
+    assert f"{sk.tensor(2.0 / 3):.3f}" == "0.667" and f"{sk.ones(2)}".startswith("tensor(")
+
+
+@pytest.mark.parametrize("dim", [0, -1, 1])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_methods_delegate_to_functional(name, dim):
+    x = randn(3, 5, 2) * 4
+    check(lambda t: getattr(t, name)(dim), lambda t: getattr(t, name)(dim), x)
+    check(lambda t: getattr(sk, name)(t, dim), lambda t: getattr(torch, name)(t, dim), x)

@@ -61,8 +61,8 @@ FloatArray softmax_backward_binding(py::handle dy_obj, py::handle y_obj, bool lo
 // forward masks the input, backward masks the incoming gradient: the same kernel call either way.
 FloatArray dropout_binding(py::handle x_obj, float p, uint64_t seed, bool backward) {
   const char* op = backward ? "dropout_backward" : "dropout";
-  if (!(p >= 0.0f && p < 1.0f))
-    throw py::value_error(std::string(op) + ": argument 'p' must be in [0, 1), got " + std::to_string(p));
+  if (!(p >= 0.0f && p <= 1.0f))
+    throw py::value_error(std::string(op) + ": argument 'p' must be in [0, 1], got " + std::to_string(p));
   FloatArray x = float32_array(x_obj, op, backward ? "grad_output" : "input");
   FloatArray y = empty_float32(shape_of(x));
   float* yp = y.mutable_data();
@@ -84,7 +84,7 @@ SK_REGISTER_BINDINGS(activation) {
         py::arg("log") = false, "Gradient of softmax (log_softmax) from its forward output.");
   m.def("dropout_forward", [](py::handle x, float p, uint64_t seed) { return dropout_binding(x, p, seed, false); },
         py::arg("input"), py::arg("p"), py::arg("seed"),
-        "Zeroes element i when uniform(seed, i) < p and scales the rest by 1/(1-p); 0 <= p < 1.");
+        "Zeroes element i when uniform(seed, i) < p and scales the rest by 1/(1-p); 0 <= p <= 1 (p = 1: zeros).");
   m.def("dropout_backward", [](py::handle dy, float p, uint64_t seed) { return dropout_binding(dy, p, seed, true); },
         py::arg("grad_output"), py::arg("p"), py::arg("seed"), "The same mask applied to the gradient.");
 }

@@ -201,10 +201,16 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
         for inp, g in zip(node.inputs, in_grads):
             if inp is None or g is None or not inp.requires_grad:
                 continue
-            g = np.asarray(g)
+            if getattr(g, "is_sparse", False):  # a SparseGrad (ops/embedding.py): kept sparse only for leaves
+                if inp._node is not None:
+                    g = g.to_dense()
+            else:
+                g = np.asarray(g)
             if g.shape != inp.shape:
                 raise RuntimeError(
                     f"{node.name}.backward returned a gradient of shape {g.shape} for an input of shape {inp.shape}")
+            if g.dtype != inp.data.dtype:  # e.g. a float64 scalar widened it: gradients keep their input's dtype
+                g = g.astype(inp.data.dtype)
             if inp._node is None:
                 inp._accumulate_grad(g)
             else:

@@ -85,6 +85,12 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
 
+    def __iter__(self):
+        """Iterates over the first dimension (each item a differentiable slice)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
     def numpy(self) -> np.ndarray:
         return self.data
 
@@ -105,6 +111,12 @@ class Tensor:
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.data)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value of a one-element tensor, as torch."""
+        if spec and self.data.size == 1:
+            return format(self.data.item(), spec)
+        return format(repr(self), spec)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -160,6 +172,16 @@ class Tensor:
         run_backward(self, seed, retain_graph=retain_graph)
 
     def _accumulate_grad(self, g: np.ndarray) -> None:
+        if getattr(g, "is_sparse", False) or getattr(self.grad, "is_sparse", False):
+            # a SparseGrad (ops/embedding.py) stays sparse while every contribution is sparse
+            if self.grad is None:
+                total = g
+            elif isinstance(self.grad, Tensor):  # dense so far: g is sparse
+                total = g + self.grad.data
+            else:
+                total = self.grad + g
+            self.grad = total if getattr(total, "is_sparse", False) else Tensor._from_op(total, None, 0)
+            return
         g = np.asarray(g, dtype=self.dtype)
         if self.grad is None:
             self.grad = Tensor._from_op(np.array(g, copy=True), None, 0)

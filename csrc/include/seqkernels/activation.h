@@ -19,7 +19,7 @@ void softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, 
 
 // Dropout: element i is kept when uniform(seed, i) >= p and then scaled by 1 / (1 - p). The mask is a pure
 // function of (seed, i), so it does not depend on the thread count and backward recomputes it instead of
-// storing it. 0 <= p < 1. Forward applies the mask to x (out = y), backward to dy (out = dx): the same call.
+// storing it. 0 <= p <= 1 (p = 1 zeroes everything). Forward applies the mask to x (out = y), backward to dy (out = dx): the same call.
 void dropout(const float* in, float* out, int64_t n, float p, uint64_t seed);
 
 }  // namespace sk

@@ -1,1 +1,2 @@
 """Ready-made models for text: TextCNN, RNN classifiers and taggers, Transformer encoder, BERT."""
+from .textcnn import TextCNN

@@ -8,6 +8,10 @@ from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import Module
 from .normalization import LayerNorm
 from .parameter import Parameter
+from .conv import Conv1d
+from .pooling import AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
+from .sparse import Embedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .attention import MultiheadAttention
 from .transformer import TransformerEncoder, TransformerEncoderLayer
+from . import utils

@@ -29,9 +29,9 @@ _from_op = Tensor._from_op
 
 def _promote(result: np.ndarray, *operands) -> np.ndarray:
     """torch's rule: float64 only when an operand array is float64; otherwise float results are float32."""
-    if result.dtype == _F64:
+    if result.dtype is _F64:  # builtin dtypes are singletons: an identity test is enough and fastest
         for x in operands:
-            if type(x) is np.ndarray and x.dtype == _F64:
+            if type(x) is np.ndarray and x.dtype is _F64:
                 return result
         return result.astype(_F32)
     return result
@@ -73,6 +73,11 @@ def _size_args(size, op: str) -> tuple:
     return tuple(int(s) for s in size)
 
 
+def _shape(x) -> tuple:
+    """An operand's shape; Python scalars are 0-d."""
+    return x.shape if type(x) is np.ndarray else np.shape(x)
+
+
 def _unwrap(x):
     return x.data if isinstance(x, Tensor) else x
 
@@ -82,7 +87,7 @@ def _unwrap(x):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
+        ctx.shapes = (_shape(a), _shape(b))
         return _promote(np.add(a, b), a, b)
 
     @staticmethod
@@ -95,7 +100,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (np.shape(a), np.shape(b))
+        ctx.shapes = (_shape(a), _shape(b))
         return _promote(np.subtract(a, b), a, b)
 
     @staticmethod
@@ -115,8 +120,8 @@ class Mul(Function):
     def backward(ctx, g):
         a, b = ctx.a, ctx.b
         need_a, need_b = ctx.needs_input_grad
-        return (unbroadcast(g * b, np.shape(a)) if need_a else None,
-                unbroadcast(g * a, np.shape(b)) if need_b else None)
+        return (unbroadcast(g * b, _shape(a)) if need_a else None,
+                unbroadcast(g * a, _shape(b)) if need_b else None)
 
 
 class Div(Function):
@@ -130,8 +135,8 @@ class Div(Function):
         a, b = ctx.a, ctx.b
         need_a, need_b = ctx.needs_input_grad
         ga = g / b
-        return (unbroadcast(ga, np.shape(a)) if need_a else None,
-                unbroadcast(-ga * a / b, np.shape(b)) if need_b else None)
+        return (unbroadcast(ga, _shape(a)) if need_a else None,
+                unbroadcast(-ga * a / b, _shape(b)) if need_b else None)
 
 
 class Pow(Function):
@@ -147,10 +152,10 @@ class Pow(Function):
         need_a, need_b = ctx.needs_input_grad
         ga = gb = None
         if need_a:
-            ga = unbroadcast(g * b * np.power(a, b - 1), np.shape(a))
+            ga = unbroadcast(g * b * np.power(a, b - 1), _shape(a))
         if need_b:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = unbroadcast(g * y * np.log(a), np.shape(b))
+                gb = unbroadcast(g * y * np.log(a), _shape(b))
         return ga, gb
 
 
@@ -389,7 +394,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        return np.sum(x, axis=axes, keepdims=keepdim)
+        return x.sum(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -402,7 +407,7 @@ class Mean(Function):
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         count = x.size if axes is None else math.prod(x.shape[a] for a in axes)
         ctx.scale = 1.0 / count if count else float("nan")
-        return np.mean(_as_float(x), axis=axes, keepdims=keepdim)
+        return _as_float(x).mean(axis=axes, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, g):
@@ -419,7 +424,7 @@ class Extremum(Function):
         if x.size == 0:
             raise ValueError(f"{'max' if largest else 'min'}: the input is empty (shape {x.shape})")
         if dim is None:
-            y = np.max(x) if largest else np.min(x)
+            y = x.max() if largest else x.min()
             ctx.ties = x == y
             return y
         idx = np.argmax(x, axis=dim, keepdims=True) if largest else np.argmin(x, axis=dim, keepdims=True)
@@ -476,7 +481,7 @@ class MatMul(Function):
 class Where(Function):
     @staticmethod
     def forward(ctx, condition, a, b):
-        ctx.condition, ctx.shapes = condition, (np.shape(a), np.shape(b))
+        ctx.condition, ctx.shapes = condition, (_shape(a), _shape(b))
         return _promote(np.where(condition, a, b), a, b)
 
     @staticmethod

@@ -1,0 +1,87 @@
+"""conv1d: seqkernels vs torch (oneDNN), forward and forward+backward, same threads, one process, alternating.
+
+    python benchmarks/bench_conv1d.py [--threads 2] [--rounds 7] [--no-write]
+
+Forward runs without a graph (torch.no_grad, plain arrays for seqkernels); forward+backward goes through each
+library's autograd with input, weight and bias requiring grad. Prints the table and rewrites the conv1d section of
+benchmarks/RESULTS.md.
+"""
+import argparse
+import pathlib
+
+import numpy as np
+import torch
+
+import seqkernels as sk
+import seqkernels.functional as F
+from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
+                                     write_results_section)
+
+# (N, C_in, L, C_out, K, padding, note)
+SHAPES = [
+    (32, 128, 256, 128, 5, 2, "issue target"),
+    (64, 300, 100, 100, 3, 1, "issue target (Kim: word2vec dim 300)"),
+    (64, 128, 50, 100, 4, 0, "TextCNN branch"),
+    (32, 512, 128, 512, 1, 0, "K = 1 (pointwise)"),
+    (16, 256, 512, 256, 7, 3, "long sequence, K = 7"),
+]
+
+
+def workloads(shape, rng):
+    n, c, length, o, k, pad, _ = shape
+    x = rng.standard_normal((n, c, length), dtype=np.float32)
+    w = rng.standard_normal((o, c, k), dtype=np.float32) * np.float32(1 / np.sqrt(c * k))
+    b = rng.standard_normal(o, dtype=np.float32)
+    dy = rng.standard_normal((n, o, length + 2 * pad - k + 1), dtype=np.float32)
+    xs, ws, bs = (sk.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    dyt = torch.tensor(dy)
+
+    def sk_fwd():
+        return F.conv1d(x, w, b, padding=pad)
+
+    def torch_fwd():
+        with torch.no_grad():
+            return torch.nn.functional.conv1d(xt, wt, bt, padding=pad)
+
+    def sk_fwd_bwd():
+        xs.grad = ws.grad = bs.grad = None
+        F.conv1d(xs, ws, bs, padding=pad).backward(dy)
+
+    def torch_fwd_bwd():
+        xt.grad = wt.grad = bt.grad = None
+        torch.nn.functional.conv1d(xt, wt, bt, padding=pad).backward(dyt)
+
+    return {"sk fwd": sk_fwd, "torch fwd": torch_fwd, "sk fwd+bwd": sk_fwd_bwd, "torch fwd+bwd": torch_fwd_bwd}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=7)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    rows = []
+    with thread_limit(args.threads):
+        for shape in SHAPES:
+            n, c, length, o, k, pad, note = shape
+            t = median_times(workloads(shape, rng), rounds=args.rounds)
+            flops = 2.0 * n * o * c * k * (length + 2 * pad - k + 1)
+            rows.append([f"x ({n}, {c}, {length}), w ({o}, {c}, {k}), pad {pad}", note,
+                         f"{t['sk fwd'] * 1e3:.2f}", f"{t['torch fwd'] * 1e3:.2f}", ratio(t["torch fwd"], t["sk fwd"]),
+                         f"{t['sk fwd+bwd'] * 1e3:.2f}", f"{t['torch fwd+bwd'] * 1e3:.2f}",
+                         ratio(t["torch fwd+bwd"], t["sk fwd+bwd"]), f"{3 * flops / t['sk fwd+bwd'] / 1e9:.0f}"])
+    table = format_table(["shape", "note", "sk fwd ms", "torch fwd ms", "fwd ratio", "sk fwd+bwd ms",
+                          "torch fwd+bwd ms", "fwd+bwd ratio", "sk fwd+bwd GFLOP/s"], rows)
+    text = (f"## conv1d (`benchmarks/bench_conv1d.py`)\n\nMachine: {machine_description()}; {args.threads} threads; "
+            f"torch {torch.__version__}. Ratios: torch time / seqkernels time (above 1: seqkernels faster), medians "
+            f"of {args.rounds} alternating rounds. Forward without a graph; forward+backward through autograd with "
+            f"input, weight and bias requiring grad.\n\n{table}\n")
+    print(text)
+    if not args.no_write:
+        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "conv1d", text)
+
+
+if __name__ == "__main__":
+    main()
