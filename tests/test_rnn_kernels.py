@@ -30,7 +30,8 @@ def torch_reference(mode, x, lengths, h0, c0, dy, dh_n, dc_n, module, batch_firs
                                                       enforce_sorted=False)
     out, state = module(inp, (h0t, c0t) if mode == "LSTM" else h0t)
     if lengths is not None:
-        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=x.shape[1 if batch_first else 0])
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first,
+                                                        total_length=x.shape[1 if batch_first else 0])
     h_n, c_n = state if mode == "LSTM" else (state, None)
     loss = (out * torch.tensor(dy)).sum() + (h_n * torch.tensor(dh_n)).sum()
     if mode == "LSTM":

@@ -49,7 +49,8 @@ def test_classifier_matches_torch(kind, layers, bi):
     np.testing.assert_allclose(got.numpy(), want.detach().numpy(), atol=ATOL, rtol=RTOL)
     want.square().sum().backward()
     (got * got).sum().backward()
-    for name, theirs in (("embedding.weight", emb.weight), ("fc.weight", fc.weight), ("rnn.weight_hh_l0", rnn.weight_hh_l0)):
+    checked = (("embedding.weight", emb.weight), ("fc.weight", fc.weight), ("rnn.weight_hh_l0", rnn.weight_hh_l0))
+    for name, theirs in checked:
         ours = dict(model.named_parameters())[name].grad.numpy()
         np.testing.assert_allclose(ours, theirs.grad.numpy(), atol=10 * ATOL, rtol=RTOL, err_msg=name)
 

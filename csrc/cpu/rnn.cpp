@@ -44,7 +44,9 @@
 namespace sk {
 namespace {
 
-std::unique_ptr<float[]> uninitialized(int64_t n) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]); }
+std::unique_ptr<float[]> uninitialized(int64_t n) {
+  return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]);
+}
 
 // ---- cells: the fused pointwise pass of one (step, sequence) row ---------------------------------------
 // forward(H, p, q, b_ih, b_hh, h, c, y, save): p = x W_ih^T row, q = h W_hh^T row (G*H each); h (and c)

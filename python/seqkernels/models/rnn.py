@@ -35,8 +35,11 @@ def real_spans(ids: np.ndarray, padding_idx) -> tuple:
 
 
 class _RecurrentTextModel(Module):
-    def __init__(self, vocab_size: int, embed_dim: int, hidden_size: int, num_classes: int, cell: str,
-                 num_layers: int, bidirectional: bool, dropout: float, padding_idx):
+    """What the classifier and the tagger share: their arguments, embedding, recurrent stack and output layer."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 128, hidden_size: int = 128, num_classes: int = 2,
+                 cell: str = "lstm", num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
+                 padding_idx=0):
         super().__init__()
         name = type(self).__name__
         if cell not in CELLS:
@@ -50,7 +53,7 @@ class _RecurrentTextModel(Module):
         self.fc = Linear(hidden_size * (2 if bidirectional else 1), num_classes)
 
     def _encode(self, ids):
-        """(output (batch, length, D*H) in span-first order, h_n, row offsets, span lengths)."""
+        """(output (batch, length, D*H) with each row's span first, h_n, the span offsets or None if all are 0)."""
         ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
         if ids.ndim != 2 or ids.shape[1] == 0:
             raise ValueError(f"{type(self).__name__}: expected ids of shape (batch, length >= 1), got {ids.shape}")
@@ -67,12 +70,6 @@ class _RecurrentTextModel(Module):
 class RNNClassifier(_RecurrentTextModel):
     """Embedding -> (bi)RNN over the real tokens -> final states of the last layer -> dropout -> Linear."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 128, hidden_size: int = 128, num_classes: int = 2,
-                 cell: str = "lstm", num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
-                 padding_idx=0):
-        super().__init__(vocab_size, embed_dim, hidden_size, num_classes, cell, num_layers, bidirectional, dropout,
-                         padding_idx)
-
     def forward(self, ids):
         _, h_n, _ = self._encode(ids)
         directions = 2 if self.rnn.bidirectional else 1
@@ -83,12 +80,6 @@ class RNNClassifier(_RecurrentTextModel):
 
 class RNNTagger(_RecurrentTextModel):
     """Embedding -> (bi)RNN over the real tokens -> dropout -> Linear at every position (e.g. NER tags)."""
-
-    def __init__(self, vocab_size: int, embed_dim: int = 128, hidden_size: int = 128, num_classes: int = 2,
-                 cell: str = "lstm", num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
-                 padding_idx=0):
-        super().__init__(vocab_size, embed_dim, hidden_size, num_classes, cell, num_layers, bidirectional, dropout,
-                         padding_idx)
 
     def forward(self, ids):
         output, _, start = self._encode(ids)
