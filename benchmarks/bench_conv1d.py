@@ -17,20 +17,21 @@ import seqkernels.functional as F
 from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
                                      write_results_section)
 
-# (N, C_in, L, C_out, K, padding, note)
+# (N, C_in, L, C_out, K, padding, groups, note)
 SHAPES = [
-    (32, 128, 256, 128, 5, 2, "issue target"),
-    (64, 300, 100, 100, 3, 1, "issue target (Kim: word2vec dim 300)"),
-    (64, 128, 50, 100, 4, 0, "TextCNN branch"),
-    (32, 512, 128, 512, 1, 0, "K = 1 (pointwise)"),
-    (16, 256, 512, 256, 7, 3, "long sequence, K = 7"),
+    (32, 128, 256, 128, 5, 2, 1, "issue target"),
+    (64, 300, 100, 100, 3, 1, 1, "issue target (Kim: word2vec dim 300)"),
+    (64, 128, 50, 100, 4, 0, 1, "TextCNN branch"),
+    (32, 512, 128, 512, 1, 0, 1, "K = 1 (pointwise)"),
+    (16, 256, 512, 256, 7, 3, 1, "long sequence, K = 7"),
+    (32, 256, 128, 256, 7, 3, 256, "depthwise"),
 ]
 
 
 def workloads(shape, rng):
-    n, c, length, o, k, pad, _ = shape
+    n, c, length, o, k, pad, groups, _ = shape
     x = rng.standard_normal((n, c, length), dtype=np.float32)
-    w = rng.standard_normal((o, c, k), dtype=np.float32) * np.float32(1 / np.sqrt(c * k))
+    w = rng.standard_normal((o, c // groups, k), dtype=np.float32) * np.float32(1 / np.sqrt(c // groups * k))
     b = rng.standard_normal(o, dtype=np.float32)
     dy = rng.standard_normal((n, o, length + 2 * pad - k + 1), dtype=np.float32)
     xs, ws, bs = (sk.tensor(a, requires_grad=True) for a in (x, w, b))
@@ -38,19 +39,19 @@ def workloads(shape, rng):
     dyt = torch.tensor(dy)
 
     def sk_fwd():
-        return F.conv1d(x, w, b, padding=pad)
+        return F.conv1d(x, w, b, padding=pad, groups=groups)
 
     def torch_fwd():
         with torch.no_grad():
-            return torch.nn.functional.conv1d(xt, wt, bt, padding=pad)
+            return torch.nn.functional.conv1d(xt, wt, bt, padding=pad, groups=groups)
 
     def sk_fwd_bwd():
         xs.grad = ws.grad = bs.grad = None
-        F.conv1d(xs, ws, bs, padding=pad).backward(dy)
+        F.conv1d(xs, ws, bs, padding=pad, groups=groups).backward(dy)
 
     def torch_fwd_bwd():
         xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv1d(xt, wt, bt, padding=pad).backward(dyt)
+        torch.nn.functional.conv1d(xt, wt, bt, padding=pad, groups=groups).backward(dyt)
 
     return {"sk fwd": sk_fwd, "torch fwd": torch_fwd, "sk fwd+bwd": sk_fwd_bwd, "torch fwd+bwd": torch_fwd_bwd}
 
@@ -65,10 +66,11 @@ def main():
     rows = []
     with thread_limit(args.threads):
         for shape in SHAPES:
-            n, c, length, o, k, pad, note = shape
+            n, c, length, o, k, pad, groups, note = shape
             t = median_times(workloads(shape, rng), rounds=args.rounds)
-            flops = 2.0 * n * o * c * k * (length + 2 * pad - k + 1)
-            rows.append([f"x ({n}, {c}, {length}), w ({o}, {c}, {k}), pad {pad}", note,
+            flops = 2.0 * n * o * c // groups * k * (length + 2 * pad - k + 1)
+            rows.append([f"x ({n}, {c}, {length}), w ({o}, {c // groups}, {k}), pad {pad}"
+                         + (f", groups {groups}" if groups > 1 else ""), note,
                          f"{t['sk fwd'] * 1e3:.2f}", f"{t['torch fwd'] * 1e3:.2f}", ratio(t["torch fwd"], t["sk fwd"]),
                          f"{t['sk fwd+bwd'] * 1e3:.2f}", f"{t['torch fwd+bwd'] * 1e3:.2f}",
                          ratio(t["torch fwd+bwd"], t["sk fwd+bwd"]), f"{3 * flops / t['sk fwd+bwd'] / 1e9:.0f}"])

@@ -205,3 +205,18 @@ def test_memory_is_flat_over_1000_training_steps():
         gc.enable()
     # one step's arrays are ~10 KB; a leak of one array per step would add ≥ 900 × 128 B
     assert after - warm < 64 * 1024, (warm, after)
+
+
+def test_leaf_gradients_never_share_memory():
+    # add's backward hands the same array to both inputs; leaf .grad arrays adopt fresh gradients
+    # without a copy, so each must still end up with its own memory (optimizers scale them in place).
+    a = sk.tensor(np.ones(5, np.float32), requires_grad=True)
+    b = sk.tensor(np.ones(5, np.float32), requires_grad=True)
+    seed = np.arange(5, dtype=np.float32)
+    (a + b).backward(seed)
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.data, seed) and not np.shares_memory(b.grad.data, seed)
+    a.grad.data *= 2.0
+    seed[:] = -1.0
+    np.testing.assert_array_equal(b.grad.data, np.arange(5, dtype=np.float32))
+    np.testing.assert_array_equal(a.grad.data, 2.0 * np.arange(5, dtype=np.float32))

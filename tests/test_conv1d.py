@@ -10,17 +10,32 @@ torch = pytest.importorskip("torch")
 U = 2.0 ** -24  # float32 unit roundoff
 
 
+def block_diagonal(w, groups):
+    """A grouped weight (C_out, C_in/groups, K) as the ungrouped (C_out, C_in, K) weight that is zero outside each
+    group's block: the same convolution (the zeros add exact zeros), which torch runs fast in float64."""
+    out_channels, group_in, k = w.shape
+    group_out = out_channels // groups
+    dense = np.zeros((out_channels, group_in * groups, k), w.dtype)
+    for g in range(groups):
+        dense[g * group_out:(g + 1) * group_out, g * group_in:(g + 1) * group_in] = w[g * group_out:(g + 1) * group_out]
+    return dense
+
+
 def reference(x, w, b, dy, stride, padding, dilation, groups):
     """float64 torch results (y, dx, dw, db) and, computed the same way on |x|, |w|, |dy|, the magnitudes
     sum |terms| that bound each result's float32 rounding error."""
+    group_out, group_in = w.shape[0] // groups, w.shape[1]
+
     def run(x, w, b, dy):
         xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-        wt = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+        wt = torch.tensor(block_diagonal(w, groups), dtype=torch.float64, requires_grad=True)
         bt = None if b is None else torch.tensor(b, dtype=torch.float64, requires_grad=True)
         xp = torch.nn.functional.pad(xt, padding)  # torch's int padding is symmetric; pad explicitly
-        y = torch.nn.functional.conv1d(xp, wt, bt, stride=stride, dilation=dilation, groups=groups)
+        y = torch.nn.functional.conv1d(xp, wt, bt, stride=stride, dilation=dilation)
         y.backward(torch.tensor(dy, dtype=torch.float64))
-        return [y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), None if bt is None else bt.grad.numpy()]
+        dw = np.concatenate([wt.grad.numpy()[g * group_out:(g + 1) * group_out, g * group_in:(g + 1) * group_in]
+                             for g in range(groups)])
+        return [y.detach().numpy(), xt.grad.numpy(), dw, None if bt is None else bt.grad.numpy()]
 
     return run(x, w, b, dy), run(np.abs(x), np.abs(w), None if b is None else np.abs(b), np.abs(dy))
 
@@ -45,13 +60,17 @@ CONFIGS = {
     "dilation3": (2, 5, 19, 4, 3, 1, (0, 0), 3, 1, True),
     "depthwise": (2, 8, 13, 8, 3, 1, (1, 1), 1, 8, True),
     "depthwise_multiplier": (2, 4, 11, 8, 5, 1, (2, 2), 1, 4, True),
+    "depthwise_strided_dilated": (3, 6, 31, 12, 3, 2, (2, 1), 2, 6, True),
+    "depthwise_large": (4, 64, 300, 64, 7, 1, (3, 3), 1, 64, False),  # rows split over threads
+    "depthwise_K_gt_L": (2, 3, 2, 3, 5, 1, (2, 2), 1, 3, True),  # no output has all taps inside
     "groups2": (2, 6, 15, 10, 3, 1, (1, 1), 1, 2, False),
     "odd_channels_asymmetric_pad": (3, 17, 37, 19, 4, 1, (1, 2), 1, 1, True),
     "batch1": (1, 33, 50, 31, 5, 1, (2, 2), 1, 1, True),
     "K1_pure_gemm": (4, 64, 31, 48, 1, 1, (0, 0), 1, 1, True),
     "K1_stride2": (3, 9, 20, 5, 1, 2, (0, 0), 1, 1, True),
     "textcnn": (5, 64, 50, 100, 4, 1, (0, 0), 1, 1, True),
-    "batch3_uneven_split": (3, 16, 29, 12, 7, 1, (3, 3), 1, 1, True),
+    # enough work (> 2M multiply-adds) for two threads: items split 1 + 2, partial dw sums reduced
+    "batch3_uneven_split": (3, 64, 200, 48, 7, 1, (3, 3), 1, 1, True),
 }
 
 
@@ -88,9 +107,9 @@ def test_backward_flags_skip_gradients_and_match(rng):
 
 
 def test_backward_is_deterministic(rng, threads):
-    x = rng.standard_normal((7, 32, 40), dtype=np.float32)
-    w = rng.standard_normal((24, 32, 5), dtype=np.float32)
-    dy = rng.standard_normal((7, 24, 36), dtype=np.float32)
+    x = rng.standard_normal((7, 64, 100), dtype=np.float32)  # enough work to use two threads
+    w = rng.standard_normal((48, 64, 5), dtype=np.float32)
+    dy = rng.standard_normal((7, 48, 96), dtype=np.float32)
     first = _C.conv1d_backward(x, w, dy)
     for _ in range(3):
         for a, b in zip(first, _C.conv1d_backward(x, w, dy)):

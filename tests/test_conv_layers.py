@@ -132,6 +132,8 @@ def test_pooling_errors():
         F.max_pool1d(np.zeros(4, np.float32), 2)
     with pytest.raises(ValueError, match="output_size"):
         F.adaptive_max_pool1d(x, 0)
+    with pytest.raises(TypeError, match="input.*floating-point.*int64"):
+        F.max_pool1d(np.zeros((2, 3, 4), np.int64), 2)
 
 
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
@@ -186,3 +188,68 @@ def test_embedding_module_init_and_pretrained(rng):
         sk.nn.Embedding(5, 2, padding_idx=5)
     with pytest.raises(IndexError, match="id 5 .*table of 5 rows"):
         sk.nn.Embedding(5, 2)(np.array([1, 5]))
+
+
+def _sparse_and_dense_embeddings(rng, vocab=20, dim=6):
+    sparse = sk.nn.Embedding(vocab, dim, sparse=True)
+    dense = sk.nn.Embedding.from_pretrained(sparse.weight.numpy(), freeze=False)
+    return sparse, dense
+
+
+def test_sgd_applies_sparse_rows_exactly_as_dense(rng):
+    sparse, dense = _sparse_and_dense_embeddings(rng)
+    opt_s, opt_d = sk.optim.SGD(sparse.parameters(), lr=0.1), sk.optim.SGD(dense.parameters(), lr=0.1)
+    for ids in (np.array([[1, 5, 5]]), np.array([[19, 0, 1, 1]])):
+        g = rng.standard_normal(ids.shape + (6,), dtype=np.float32)
+        for emb, opt in ((sparse, opt_s), (dense, opt_d)):
+            opt.zero_grad()
+            emb(ids).backward(g)
+            opt.step()
+    np.testing.assert_array_equal(sparse.weight.numpy(), dense.weight.numpy())
+
+
+def test_sgd_with_momentum_uses_the_dense_gradient(rng):
+    sparse, dense = _sparse_and_dense_embeddings(rng)
+    opt_s = sk.optim.SGD(sparse.parameters(), lr=0.1, momentum=0.9)
+    opt_d = sk.optim.SGD(dense.parameters(), lr=0.1, momentum=0.9)
+    for ids in (np.array([[1, 5, 5]]), np.array([[19, 0, 2]])):
+        g = rng.standard_normal(ids.shape + (6,), dtype=np.float32)
+        for emb, opt in ((sparse, opt_s), (dense, opt_d)):
+            opt.zero_grad()
+            emb(ids).backward(g)
+            opt.step()
+    np.testing.assert_allclose(sparse.weight.numpy(), dense.weight.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_adam_on_sparse_rows_matches_torch_sparse_adam(rng):
+    emb = sk.nn.Embedding(20, 6, sparse=True)
+    reference = torch.nn.Embedding.from_pretrained(torch.tensor(emb.weight.numpy()), freeze=False, sparse=True)
+    ours, theirs = sk.optim.Adam(emb.parameters(), lr=0.05), torch.optim.SparseAdam(reference.parameters(), lr=0.05)
+    before = emb.weight.numpy().copy()
+    for ids in (np.array([[1, 5, 5]]), np.array([[19, 0, 1, 1]]), np.array([[5, 7]])):
+        g = rng.standard_normal(ids.shape + (6,), dtype=np.float32)
+        ours.zero_grad()
+        theirs.zero_grad()
+        emb(ids).backward(g)
+        reference(torch.tensor(ids)).backward(torch.tensor(g))
+        ours.step()
+        theirs.step()
+    # SparseAdam adds eps to sqrt(v) before, Adam after the bias correction: equal to ~eps/sqrt(v) relative
+    np.testing.assert_allclose(emb.weight.numpy(), reference.weight.detach().numpy(), rtol=1e-5, atol=1e-6)
+    untouched = np.setdiff1d(np.arange(20), [0, 1, 5, 7, 19])
+    np.testing.assert_array_equal(emb.weight.numpy()[untouched], before[untouched])  # lazy: other rows stay
+
+
+def test_clip_grad_norm_and_zero_grad_with_sparse_gradients(rng):
+    sparse, dense = _sparse_and_dense_embeddings(rng)
+    ids = np.array([[3, 4, 4, 9]])
+    g = rng.standard_normal(ids.shape + (6,), dtype=np.float32)
+    sparse(ids).backward(g)
+    dense(ids).backward(g)
+    norm_s = sk.optim.clip_grad_norm_(sparse.parameters(), 0.5)
+    norm_d = sk.optim.clip_grad_norm_(dense.parameters(), 0.5)
+    np.testing.assert_allclose(norm_s.numpy(), norm_d.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(sparse.weight.grad.to_dense(), dense.weight.grad.numpy(), rtol=1e-6, atol=1e-7)
+    opt = sk.optim.Adam(sparse.parameters())
+    opt.zero_grad(set_to_none=False)
+    assert isinstance(sparse.weight.grad, SparseGrad) and len(sparse.weight.grad.rows) == 0

@@ -87,11 +87,19 @@ def test_sparse_backward_equals_dense(rng, threads, name):
     np.testing.assert_array_equal(dense[untouched], 0)
 
 
-def test_backward_identical_for_every_thread_count(rng):
+@pytest.mark.parametrize("ids_kind", ["hot_row", "all_equal", "two_rows_at_the_ends"])
+def test_backward_identical_for_every_thread_count(rng, ids_kind):
+    # large enough (ids x dim) that the kernel splits the work; the runs of rows threads get may be empty
     import seqkernels as sk
     ids = rng.integers(0, 300, (64, 97))
-    ids[:, ::3] = 17  # one hot row spanning the thread split
+    if ids_kind == "hot_row":
+        ids[:, ::3] = 17  # one row spanning the split between threads
+    elif ids_kind == "all_equal":
+        ids[:] = 5
+    else:
+        ids = np.where(ids < 150, 0, 299)
     dy = rng.standard_normal(ids.shape + (40,), dtype=np.float32)
+    want, bound = reference_grad(dy, ids, 300)
     old = sk.get_num_threads()
     try:
         results = []
@@ -100,6 +108,7 @@ def test_backward_identical_for_every_thread_count(rng):
             results.append((_C.embedding_backward(dy, ids, 300), _C.embedding_backward(dy, ids, 300, sparse=True)))
     finally:
         sk.set_num_threads(old)
+    assert_within(results[0][0], want, bound)
     for dense, (rows, values) in results[1:]:
         np.testing.assert_array_equal(dense, results[0][0])
         np.testing.assert_array_equal(values, results[0][1][1])

@@ -30,7 +30,8 @@ def torch_reference(mode, x, lengths, h0, c0, dy, dh_n, dc_n, module, batch_firs
                                                       enforce_sorted=False)
     out, state = module(inp, (h0t, c0t) if mode == "LSTM" else h0t)
     if lengths is not None:
-        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first, total_length=x.shape[1 if batch_first else 0])
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first,
+                                                        total_length=x.shape[1 if batch_first else 0])
     h_n, c_n = state if mode == "LSTM" else (state, None)
     loss = (out * torch.tensor(dy)).sum() + (h_n * torch.tensor(dh_n)).sum()
     if mode == "LSTM":
@@ -147,3 +148,26 @@ def test_errors():
         _C.rnn_backward("LSTM", x, w_ih, w_hh, saved[1:], np.zeros((4, 2, 5), np.float32))
     with pytest.raises(ValueError, match="'dy'"):
         _C.rnn_backward("LSTM", x, w_ih, w_hh, saved, np.zeros((4, 2, 4), np.float32))
+
+
+def test_thread_blocks_agree_with_one_thread():
+    """Each thread runs the recurrence for its own block of sequences: the split must not change results."""
+    import seqkernels as sk
+    rng = np.random.default_rng(5)
+    T, B, I, H = 6, 7, 5, 9
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    w_ih, w_hh = rng.standard_normal((4 * H, I)).astype(np.float32), rng.standard_normal((4 * H, H)).astype(np.float32)
+    lengths = np.array([6, 1, 3, 6, 2, 5, 4])
+    dy = rng.standard_normal((T, B, H)).astype(np.float32)
+    results = []
+    old = sk.get_num_threads()
+    try:
+        for threads in (1, 3):
+            sk.set_num_threads(threads)
+            y, h, c, saved = _C.rnn_forward("LSTM", x, w_ih, w_hh, lengths=lengths, reverse=True)
+            results.append((y, h, c) + _C.rnn_backward("LSTM", x, w_ih, w_hh, saved, dy, lengths=lengths,
+                                                       reverse=True, bias=False)[:5])
+    finally:
+        sk.set_num_threads(old)
+    for one, many in zip(*results):
+        np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5)

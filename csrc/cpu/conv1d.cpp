@@ -17,10 +17,13 @@
 //   db[o]     = sum_{n,t} dy[n,o,t]
 //
 // When K = 1, stride 1 and no padding, cols is x[n,g] itself and dcols is dx[n,g]: a pure GEMM.
+// Depthwise convolutions (one input channel per group) would make each group's GEMM a single row, so they run as
+// direct loops over the taps instead: each y row, dx row and dw row is owned by one thread.
 //
 // Threads take contiguous ranges of batch items, each with its own cols/dcols scratch (L2-sized for text-CNN
 // shapes) and, for dw, its own partial sum, reduced in thread order afterwards (deterministic for a given
-// thread count). With fewer items than threads, items run one after another and the GEMM itself is threaded.
+// thread count). A single item, or under ~1M multiply-adds per thread, runs on one thread whose GEMMs thread
+// themselves.
 #include "seqkernels/conv1d.h"
 
 #include <algorithm>
@@ -44,6 +47,7 @@ struct Geometry {
   const Conv1dShape& s;
   int64_t cg, og, ck, lout;
   bool cols_is_input;  // K = 1, stride 1, no padding: cols == x[n,g]
+  bool depthwise;      // one input channel per group: direct loops instead of one-row GEMMs
 
   explicit Geometry(const Conv1dShape& shape)
       : s(shape),
@@ -51,7 +55,8 @@ struct Geometry {
         og(shape.out_channels / shape.groups),
         ck(cg * shape.kernel_size),
         lout(shape.out_length()),
-        cols_is_input(shape.kernel_size == 1 && shape.stride == 1 && shape.pad_left == 0 && shape.pad_right == 0) {}
+        cols_is_input(shape.kernel_size == 1 && shape.stride == 1 && shape.pad_left == 0 && shape.pad_right == 0),
+        depthwise(cg == 1 && shape.groups > 1) {}
 
   const float* x_at(const float* x, int64_t n, int64_t g) const { return x + (n * s.in_channels + g * cg) * s.length; }
   float* x_at(float* x, int64_t n, int64_t g) const { return x + (n * s.in_channels + g * cg) * s.length; }
@@ -105,15 +110,40 @@ struct Geometry {
   }
 };
 
-std::unique_ptr<float[]> scratch(int64_t count) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(count, 1)]); }
+std::unique_ptr<float[]> scratch(int64_t count) {
+  return std::unique_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
+}
 
-// Runs item(n, thread) for every batch item, each thread over a contiguous range of items, and returns how many
-// threads ran. One thread (and a threaded GEMM inside) when there are fewer items than threads.
+// One scratch buffer of `size` floats per thread that for_each_item may use, allocated on the thread's first
+// get() and freed with the call (nothing stays allocated between calls).
+class ThreadBuffers {
+ public:
+  ThreadBuffers(int threads, int64_t size) : size_(size), buffers_(static_cast<size_t>(threads)) {}
+  float* get(int t) {
+    auto& buffer = buffers_[static_cast<size_t>(t)];
+    if (!buffer) buffer = scratch(size_);
+    return buffer.get();
+  }
+
+ private:
+  int64_t size_;
+  std::vector<std::unique_ptr<float[]>> buffers_;
+};
+
+// How many threads for_each_item uses: one per batch item at most, and one per ~1M multiply-adds so that tiny
+// convolutions do not pay for waking threads. With a single thread, the GEMMs inside thread themselves.
+int item_threads(const Geometry& geo) {
+  const int64_t multiply_adds = geo.s.batch * geo.s.out_channels * geo.ck * geo.lout;
+  const int64_t by_work = std::max<int64_t>(1, multiply_adds >> 20);
+  return static_cast<int>(std::max<int64_t>(1, std::min({int64_t{num_threads()}, geo.s.batch, by_work})));
+}
+
+// Runs item(n, thread) for every batch item, each of `threads` threads over a contiguous range of items, and
+// returns how many threads ran (OpenMP may grant fewer).
 template <class Fn>
-int for_each_item(int64_t batch, Fn&& item) {
-  const int wanted = static_cast<int>(std::min<int64_t>(num_threads(), batch));
+int for_each_item(int64_t batch, int threads, Fn&& item) {
   int used = 1;
-  parallel_region(wanted, [&](int t, int count) {
+  parallel_region(threads, [&](int t, int count) {
     if (t == 0) used = count;
     for (int64_t n = batch * t / count, end = batch * (t + 1) / count; n < end; ++n) item(n, t);
   });
@@ -132,18 +162,152 @@ float sum(const float* p, int64_t n) {
   return total;
 }
 
+// a[0..count) . b[0, stride, 2*stride, ...]
+float strided_dot(const float* a, const float* b, int64_t count, int64_t stride) {
+  if (stride != 1) {
+    float total = 0.0f;
+    for (int64_t t = 0; t < count; ++t) total += a[t] * b[t * stride];
+    return total;
+  }
+  V::T acc = V::zero();
+  int64_t t = 0;
+  for (; t + V::W <= count; t += V::W) acc = V::fmadd(V::loadu(a + t), V::loadu(b + t), acc);
+  alignas(64) float lanes[V::W];
+  V::store(lanes, acc);
+  float total = 0.0f;
+  for (float lane : lanes) total += lane;
+  for (; t < count; ++t) total += a[t] * b[t];
+  return total;
+}
+
+// Rows of `row_length` outputs, each costing `taps` multiply-adds per output: enough rows per chunk to be worth a
+// thread.
+int64_t row_grain(int64_t row_length, int64_t taps) {
+  return std::max<int64_t>(1, (int64_t{1} << 16) / std::max<int64_t>(1, row_length * taps));
+}
+
+// dst[i] += sum_k weight[k] * src[i + offset[k]] for i in [0, n), src being zero outside [0, src_length). Where
+// every tap is in range, the taps of W outputs accumulate in one register before a single store.
+void add_shifted_taps(float* dst, int64_t n, const float* src, int64_t src_length, const std::vector<int64_t>& offset,
+                      const float* weight) {
+  const int64_t taps = static_cast<int64_t>(offset.size());
+  int64_t lo = 0, hi = n;
+  for (int64_t off : offset) {
+    lo = std::max(lo, -off);
+    hi = std::min(hi, src_length - off);
+  }
+  if (lo >= hi) lo = hi = n;  // no output has every tap inside: all of it is edge
+  auto edge = [&](int64_t begin, int64_t end) {
+    for (int64_t k = 0; k < taps; ++k) {
+      const int64_t off = offset[k];
+      for (int64_t i = std::max(begin, -off), stop = std::min(end, src_length - off); i < stop; ++i)
+        dst[i] += weight[k] * src[i + off];
+    }
+  };
+  edge(0, lo);
+  edge(hi, n);
+  int64_t i = lo;
+  for (; i + V::W <= hi; i += V::W) {
+    V::T acc = V::loadu(dst + i);
+    for (int64_t k = 0; k < taps; ++k) acc = V::fmadd(V::set1(weight[k]), V::loadu(src + i + offset[k]), acc);
+    V::storeu(dst + i, acc);
+  }
+  for (; i < hi; ++i) {
+    float acc = dst[i];
+    for (int64_t k = 0; k < taps; ++k) acc += weight[k] * src[i + offset[k]];
+    dst[i] = acc;
+  }
+}
+
+// Tap k reads x at t * stride + k * dilation - pad_left. For stride 1 that is a shift: forward reads x at
+// t + offset[k]; backward reads dy at i - offset[k] (for dx position i).
+std::vector<int64_t> tap_offsets(const Conv1dShape& s, int sign) {
+  std::vector<int64_t> offset(static_cast<size_t>(s.kernel_size));
+  for (int64_t k = 0; k < s.kernel_size; ++k) offset[k] = sign * (k * s.dilation - s.pad_left);
+  return offset;
+}
+
+void depthwise_forward(const Geometry& geo, const float* x, const float* w, const float* b, float* y) {
+  const Conv1dShape& s = geo.s;
+  const std::vector<int64_t> offset = tap_offsets(s, +1);
+  parallel_for(s.batch * s.out_channels, row_grain(geo.lout, s.kernel_size), [&](int64_t begin, int64_t end) {
+    for (int64_t row = begin; row < end; ++row) {
+      const int64_t n = row / s.out_channels, o = row % s.out_channels;
+      const float* src = x + (n * s.in_channels + o / geo.og) * s.length;
+      const float* wo = w + o * s.kernel_size;
+      float* dst = y + row * geo.lout;
+      std::fill(dst, dst + geo.lout, b ? b[o] : 0.0f);
+      if (s.stride == 1) {
+        add_shifted_taps(dst, geo.lout, src, s.length, offset, wo);
+        continue;
+      }
+      for (int64_t k = 0; k < s.kernel_size; ++k) {
+        int64_t off, t0, t1;
+        geo.valid_range(k, off, t0, t1);
+        for (int64_t t = t0; t < t1; ++t) dst[t] += wo[k] * src[t * s.stride + off];
+      }
+    }
+  });
+}
+
+void depthwise_backward(const Geometry& geo, const float* x, const float* w, const float* dy, float* dx, float* dw) {
+  const Conv1dShape& s = geo.s;
+  if (dx) {  // dx row (n, c) gathers the taps of the og output channels of group c
+    const std::vector<int64_t> offset = tap_offsets(s, -1);
+    parallel_for(s.batch * s.in_channels, row_grain(geo.lout, geo.og * s.kernel_size), [&](int64_t begin,
+                                                                                           int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t n = row / s.in_channels, c = row % s.in_channels;
+        float* dst = dx + row * s.length;
+        std::fill(dst, dst + s.length, 0.0f);
+        for (int64_t o = c * geo.og; o < (c + 1) * geo.og; ++o) {
+          const float* grad = dy + (n * s.out_channels + o) * geo.lout;
+          const float* wo = w + o * s.kernel_size;
+          if (s.stride == 1) {
+            add_shifted_taps(dst, s.length, grad, geo.lout, offset, wo);
+            continue;
+          }
+          for (int64_t k = 0; k < s.kernel_size; ++k) {
+            int64_t off, t0, t1;
+            geo.valid_range(k, off, t0, t1);
+            for (int64_t t = t0; t < t1; ++t) dst[t * s.stride + off] += wo[k] * grad[t];
+          }
+        }
+      }
+    });
+  }
+  if (dw) {  // dw row o sums over the batch in order: the same bits for every thread count
+    parallel_for(s.out_channels, row_grain(geo.lout, s.batch * s.kernel_size), [&](int64_t begin, int64_t end) {
+      for (int64_t o = begin; o < end; ++o) {
+        for (int64_t k = 0; k < s.kernel_size; ++k) {
+          int64_t offset, t0, t1;
+          geo.valid_range(k, offset, t0, t1);
+          float total = 0.0f;
+          for (int64_t n = 0; n < s.batch; ++n) {
+            const float* grad = dy + (n * s.out_channels + o) * geo.lout;
+            const float* src = x + (n * s.in_channels + o / geo.og) * s.length + offset;
+            total += strided_dot(grad + t0, src + t0 * s.stride, t1 - t0, s.stride);
+          }
+          dw[o * s.kernel_size + k] = total;
+        }
+      }
+    });
+  }
+}
+
 }  // namespace
 
 void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const float* b, float* y) {
   const Geometry geo(s);
-  for_each_item(s.batch, [&](int64_t n, int) {
-    thread_local std::vector<float> cols_buffer;
-    if (!geo.cols_is_input) cols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
+  if (geo.depthwise) return depthwise_forward(geo, x, w, b, y);
+  const int threads = item_threads(geo);
+  ThreadBuffers cols_buffers(threads, geo.cols_is_input ? 0 : geo.ck * geo.lout);
+  for_each_item(s.batch, threads, [&](int64_t n, int t) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* cols = geo.x_at(x, n, g);
       if (!geo.cols_is_input) {
-        geo.im2col(cols, cols_buffer.data());
-        cols = cols_buffer.data();
+        geo.im2col(cols, cols_buffers.get(t));
+        cols = cols_buffers.get(t);
       }
       float* y_ng = geo.y_at(y, n, g);
       gemm(false, false, geo.og, geo.lout, geo.ck, 1.0f, w + g * geo.og * geo.ck, geo.ck, cols, geo.cols_ld(), 0.0f,
@@ -176,22 +340,20 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
       }
     });
   }
+  if (geo.depthwise) return depthwise_backward(geo, x, w, dy, dx, dw);
   if (!dx && !dw) return;
 
   // Thread 0 accumulates dw in place; thread t > 0 into partials[t - 1], each starting with beta = 0.
   const int64_t w_size = s.out_channels * geo.ck;
-  const int max_threads = static_cast<int>(std::min<int64_t>(num_threads(), s.batch));
+  const int threads = item_threads(geo);
   std::vector<std::unique_ptr<float[]>> partials;
   if (dw)
-    for (int t = 1; t < max_threads; ++t) partials.push_back(scratch(w_size));
-  std::vector<int64_t> first_item(static_cast<size_t>(max_threads), -1);
+    for (int t = 1; t < threads; ++t) partials.push_back(scratch(w_size));
+  std::vector<int64_t> first_item(static_cast<size_t>(threads), -1);
 
-  const int used = for_each_item(s.batch, [&](int64_t n, int t) {
-    thread_local std::vector<float> cols_buffer, dcols_buffer;
-    if (!geo.cols_is_input) {
-      if (dw) cols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
-      if (dx) dcols_buffer.resize(static_cast<size_t>(geo.ck * geo.lout));
-    }
+  const int64_t cols_size = geo.cols_is_input ? 0 : geo.ck * geo.lout;
+  ThreadBuffers cols_buffers(threads, dw ? cols_size : 0), dcols_buffers(threads, dx ? cols_size : 0);
+  const int used = for_each_item(s.batch, threads, [&](int64_t n, int t) {
     if (first_item[t] < 0) first_item[t] = n;
     float* dw_t = t == 0 ? dw : partials.empty() ? nullptr : partials[t - 1].get();
     for (int64_t g = 0; g < s.groups; ++g) {
@@ -200,15 +362,15 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
       if (dw) {
         const float* cols = geo.x_at(x, n, g);
         if (!geo.cols_is_input) {
-          geo.im2col(cols, cols_buffer.data());
-          cols = cols_buffer.data();
+          geo.im2col(cols, cols_buffers.get(t));
+          cols = cols_buffers.get(t);
         }
         gemm(false, true, geo.og, geo.ck, geo.lout, 1.0f, dy_ng, geo.lout, cols, geo.cols_ld(),
              first_item[t] == n ? 0.0f : 1.0f, dw_t + g * geo.og * geo.ck, geo.ck);
       }
       if (dx) {
         float* dx_ng = geo.x_at(dx, n, g);
-        float* dcols = geo.cols_is_input ? dx_ng : dcols_buffer.data();
+        float* dcols = geo.cols_is_input ? dx_ng : dcols_buffers.get(t);
         gemm(true, false, geo.ck, geo.lout, geo.og, 1.0f, w_g, geo.ck, dy_ng, geo.lout, 0.0f, dcols, geo.cols_ld());
         if (!geo.cols_is_input) geo.col2im(dcols, dx_ng);
       }

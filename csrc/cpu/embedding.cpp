@@ -7,7 +7,8 @@
 // actually used) groups the positions by id, then threads take disjoint runs of ids, balanced by how many
 // positions they hold, and each sums its rows' dy in ascending position order. The sum for each row is therefore
 // bit-identical for every thread count, and the work is O(n * dim) plus O(n) per radix pass: the table size only
-// enters the dense mode, which must zero the rest of the table's gradient anyway.
+// enters the dense mode, which must zero the rest of the table's gradient anyway (each row is written once: the
+// thread that owns a run of ids also zeroes the rows between them).
 #include "seqkernels/embedding.h"
 
 #include <algorithm>
@@ -28,31 +29,35 @@ void add_row(float* acc, const float* src, int64_t dim) {
   for (; j < dim; ++j) acc[j] += src[j];
 }
 
-// Sums each plan row's dy rows into out(r), in parallel over runs of rows holding about equal numbers of ids.
-template <class RowOut>
-void sum_rows(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency, RowOut out) {
+// Runs fn(begin, end) over runs of plan rows, one per thread, holding about equal numbers of positions.
+template <class Fn>
+void for_each_row_run(const EmbeddingGradPlan& plan, int64_t dim, Fn fn) {
   const int64_t rows = static_cast<int64_t>(plan.rows.size());
-  const int64_t total = plan.starts.empty() ? 0 : plan.starts.back();
-  parallel_region(static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(1, total * dim / 16384))),
-                  [&](int t, int count) {
-                    // first plan row whose first position is at or after this thread's share of positions
-                    auto row_at = [&](int k) {
-                      const int64_t target = total * k / count;
-                      return static_cast<int64_t>(std::lower_bound(plan.starts.begin(), plan.starts.end() - 1, target) -
-                                                  plan.starts.begin());
-                    };
-                    const int64_t begin = t == 0 ? 0 : row_at(t), end = t + 1 == count ? rows : row_at(t + 1);
-                    for (int64_t r = begin; r < end; ++r) {
-                      float* acc = out(r);
-                      const int64_t first = plan.starts[r], last = plan.starts[r + 1];
-                      std::memcpy(acc, dy + plan.order[first] * dim, sizeof(float) * dim);
-                      for (int64_t p = first + 1; p < last; ++p) add_row(acc, dy + plan.order[p] * dim, dim);
-                      if (scale_by_frequency && last - first > 1) {
-                        const float inv = 1.0f / static_cast<float>(last - first);
-                        for (int64_t j = 0; j < dim; ++j) acc[j] *= inv;
-                      }
-                    }
-                  });
+  const int64_t total = plan.starts.back();
+  const int64_t work = std::max(total, rows) * std::max<int64_t>(dim, 1);
+  const int threads = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(1, work / 16384)));
+  parallel_region(threads, [&](int t, int count) {
+    // the first plan row whose first position is at or after the k-th share of positions
+    auto row_at = [&](int k) {
+      if (k == count) return rows;
+      const int64_t target = total * k / count;
+      return static_cast<int64_t>(std::lower_bound(plan.starts.begin(), plan.starts.end() - 1, target) -
+                                  plan.starts.begin());
+    };
+    fn(t == 0 ? 0 : row_at(t), row_at(t + 1), t == 0, t + 1 == count);
+  });
+}
+
+// acc = sum of the dy rows at plan row r's positions, in ascending position order (/ count when scaling).
+void sum_row(const EmbeddingGradPlan& plan, int64_t r, const float* dy, int64_t dim, bool scale_by_frequency,
+             float* acc) {
+  const int64_t first = plan.starts[r], last = plan.starts[r + 1];
+  std::memcpy(acc, dy + plan.order[first] * dim, sizeof(float) * dim);
+  for (int64_t p = first + 1; p < last; ++p) add_row(acc, dy + plan.order[p] * dim, dim);
+  if (scale_by_frequency && last - first > 1) {
+    const float inv = 1.0f / static_cast<float>(last - first);
+    for (int64_t j = 0; j < dim; ++j) acc[j] *= inv;
+  }
 }
 
 }  // namespace
@@ -100,15 +105,26 @@ EmbeddingGradPlan embedding_grad_plan(const int64_t* ids, int64_t n, int64_t pad
 
 void embedding_backward_sparse(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
                                float* values) {
-  sum_rows(plan, dy, dim, scale_by_frequency, [&](int64_t r) { return values + r * dim; });
+  for_each_row_run(plan, dim, [&](int64_t begin, int64_t end, bool, bool) {
+    for (int64_t r = begin; r < end; ++r) sum_row(plan, r, dy, dim, scale_by_frequency, values + r * dim);
+  });
 }
 
 void embedding_backward_dense(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
                               int64_t num_embeddings, float* dtable) {
-  parallel_for(num_embeddings * dim, 1 << 16, [&](int64_t begin, int64_t end) {
-    std::memset(dtable + begin, 0, sizeof(float) * static_cast<size_t>(end - begin));
+  // Each table row is written once: a thread zeroes the rows between its plan rows (the first thread also those
+  // before the first plan row, the last those after the last) and writes its plan rows' sums.
+  const int64_t rows = static_cast<int64_t>(plan.rows.size());
+  for_each_row_run(plan, dim, [&](int64_t begin, int64_t end, bool first_run, bool last_run) {
+    int64_t next_zero = first_run ? 0 : (begin < rows ? plan.rows[begin] : num_embeddings);
+    for (int64_t r = begin; r < end; ++r) {
+      std::memset(dtable + next_zero * dim, 0, sizeof(float) * static_cast<size_t>((plan.rows[r] - next_zero) * dim));
+      sum_row(plan, r, dy, dim, scale_by_frequency, dtable + plan.rows[r] * dim);
+      next_zero = plan.rows[r] + 1;
+    }
+    const int64_t zero_end = last_run ? num_embeddings : (end < rows ? plan.rows[end] : num_embeddings);
+    std::memset(dtable + next_zero * dim, 0, sizeof(float) * static_cast<size_t>((zero_end - next_zero) * dim));
   });
-  sum_rows(plan, dy, dim, scale_by_frequency, [&](int64_t r) { return dtable + plan.rows[r] * dim; });
 }
 
 }  // namespace sk

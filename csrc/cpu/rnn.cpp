@@ -23,8 +23,12 @@
 //
 // Lengths: sequences are put in slots sorted by length (longest first, stable), so the sequences still
 // running at step s are the slot prefix [0, active(s)) and every per-step GEMM covers only them (as
-// torch's packed sequences do). The reverse direction visits t = len_b - 1 - s. Padded rows output zeros
-// and get zero gradient rows, so they add nothing to the large GEMMs.
+// torch's packed sequences do). The reverse direction visits t = len_b - 1 - s. Padded steps output zeros;
+// the work matrices (P, saved rows, dA) then hold only the real steps, packed step by step, so the large
+// GEMMs skip padding too (x is gathered into that order and dX scattered back).
+//
+// Threads: the large GEMMs are parallel inside; in the recurrence, sequences are independent, so each
+// thread runs every step for its own block of slots (balanced by length) and no step waits for a barrier.
 #include "seqkernels/rnn.h"
 
 #include <algorithm>
@@ -40,7 +44,9 @@
 namespace sk {
 namespace {
 
-std::unique_ptr<float[]> uninitialized(int64_t n) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]); }
+std::unique_ptr<float[]> uninitialized(int64_t n) {
+  return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]);
+}
 
 // ---- cells: the fused pointwise pass of one (step, sequence) row ---------------------------------------
 // forward(H, p, q, b_ih, b_hh, h, c, y, save): p = x W_ih^T row, q = h W_hh^T row (G*H each); h (and c)
@@ -198,13 +204,24 @@ struct GruCell {
 
 // ---- the schedule shared by every cell -----------------------------------------------------------------
 
-// Slots sorted by length (longest first) and, per step, how many sequences are still running.
+// Row of (time t, sequence b) in the T*B-row arrays the caller passes (x, y, dy, dx).
+inline int64_t row_of(const RnnShape& s, int64_t t, int64_t b) { return s.batch_first ? b * s.T + t : t * s.B + b; }
+
+// Slots sorted by length (longest first), per step how many sequences are still running, and the layout of
+// the work matrices (input projection, saved rows, gate gradients). When some sequences are shorter than T,
+// work rows hold only real steps, packed step by step as in torch's PackedSequence: row offset[step] + j is
+// slot j at `step`, so padded steps cost no GEMM work at all. Otherwise work rows are the caller's rows.
 struct Schedule {
+  const RnnShape& s;
   std::vector<int64_t> order;   // slot -> sequence
   std::vector<int64_t> length;  // per sequence
   std::vector<int64_t> active;  // per step
+  std::vector<int64_t> offset;  // per step (and one past the end): first packed work row
+  bool packed = false;
+  int64_t work_rows = 0;
 
-  explicit Schedule(const RnnShape& s) : order(s.B), length(s.B, s.T), active(s.T) {
+  explicit Schedule(const RnnShape& shape)
+      : s(shape), order(s.B), length(s.B, s.T), active(s.T), offset(s.T + 1, 0) {
     if (s.lengths) std::copy(s.lengths, s.lengths + s.B, length.begin());
     std::iota(order.begin(), order.end(), int64_t{0});
     std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return length[a] > length[b]; });
@@ -212,23 +229,56 @@ struct Schedule {
     for (int64_t step = 0; step < s.T; ++step) {
       while (n > 0 && length[order[n - 1]] <= step) --n;
       active[step] = n;
+      offset[step + 1] = offset[step] + n;
     }
+    work_rows = offset[s.T];
+    packed = work_rows < s.T * s.B;
+  }
+
+  int64_t time_of(int64_t step, int64_t b) const { return s.reverse ? length[b] - 1 - step : step; }
+  // The caller's row of slot j (sequence b) at `step`, and its work row.
+  int64_t row(int64_t step, int64_t b) const { return row_of(s, time_of(step, b), b); }
+  int64_t work_row(int64_t step, int64_t j, int64_t b) const { return packed ? offset[step] + j : row(step, b); }
+
+  // fn(work_row, row) for every real step of every sequence, parallel over steps.
+  template <class Fn>
+  void for_each_real_row(Fn&& fn) const {
+    sk::parallel_for(s.T, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t step = t0; step < t1; ++step)
+        for (int64_t j = 0; j < active[step]; ++j) fn(work_row(step, j, order[j]), row(step, order[j]));
+    });
+  }
+
+  // Runs fn(j0, j1) on each thread over its own block of slots, for the whole time loop: sequences are
+  // independent, so the threads never wait for each other inside the recurrence. Blocks are contiguous
+  // and balanced by total length (deterministic for a given thread count).
+  template <class Fn>
+  void for_each_thread_block(Fn&& fn) const {
+    const int threads = static_cast<int>(std::min<int64_t>(sk::num_threads(), s.B));
+    sk::parallel_region(threads, [&](int t, int count) {
+      auto boundary = [&](int k) {  // first slot whose preceding lengths reach work_rows * k / count
+        int64_t target = work_rows * k / count, sum = 0, j = 0;
+        while (j < s.B && sum < target) sum += length[order[j++]];
+        return k == count ? s.B : j;
+      };
+      const int64_t j0 = boundary(t), j1 = boundary(t + 1);
+      if (j0 < j1) fn(j0, j1);
+    });
+  }
+  // Slots of [j0, j1) still running at `step` (a prefix of the block).
+  int64_t running(int64_t step, int64_t j0, int64_t j1) const {
+    return std::max<int64_t>(0, std::min(active[step], j1) - j0);
   }
 };
 
-// Row of (time t, sequence b) in the T*B-row matrices (x, y, projections, saved, gradients).
-inline int64_t row_of(const RnnShape& s, int64_t t, int64_t b) { return s.batch_first ? b * s.T + t : t * s.B + b; }
-// Time index sequence b visits at step `step` (it must still be running).
-inline int64_t time_of(const RnnShape& s, int64_t step, int64_t len) { return s.reverse ? len - 1 - step : step; }
-
-// Rows per parallel chunk of the pointwise pass: enough work to pay for a thread.
-inline int64_t pointwise_grain(int64_t gate_width) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(gate_width, 1)); }
-
-// Calls fn(row) for every padded (t >= len_b) row.
-template <class Fn>
-void for_each_padded_row(const RnnShape& s, const Schedule& sched, Fn&& fn) {
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t t = sched.length[b]; t < s.T; ++t) fn(row_of(s, t, b));
+// The input in work-row order: x itself, or its real rows gathered into `storage`.
+const float* work_input(const Schedule& sched, const float* x, std::unique_ptr<float[]>& storage) {
+  if (!sched.packed) return x;
+  const int64_t I = sched.s.I;
+  storage = uninitialized(sched.work_rows * I);
+  float* xw = storage.get();
+  sched.for_each_real_row([&](int64_t w, int64_t r) { std::memcpy(xw + w * I, x + r * I, I * sizeof(float)); });
+  return xw;
 }
 
 // out[c] = sum over rows of m[row * cols + c], parallel over column blocks (deterministic).
@@ -247,15 +297,17 @@ template <class Cell>
 void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const float* w_hh, const float* b_ih,
                   const float* b_hh, const float* h0, const float* c0, float* y, int64_t y_ld, float* h_n,
                   float* c_n, float* saved) {
-  const int64_t H = s.H, GH = Cell::gates * H, rows = s.T * s.B;
+  const int64_t H = s.H, GH = Cell::gates * H;
   const int64_t cell_saved = Cell::saved_units * H, width = cell_saved + H;
   const Schedule sched(s);
   std::vector<float> zero_bias((b_ih && b_hh) ? 0 : GH, 0.0f);
   if (!b_ih) b_ih = zero_bias.data();
   if (!b_hh) b_hh = zero_bias.data();
 
-  auto proj = uninitialized(rows * GH);  // x W_ih^T for every step
-  sk::gemm(false, true, rows, GH, s.I, 1.0f, x, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
+  std::unique_ptr<float[]> x_storage;
+  const float* xw = work_input(sched, x, x_storage);
+  auto proj = uninitialized(sched.work_rows * GH);  // x W_ih^T for every real step
+  sk::gemm(false, true, sched.work_rows, GH, s.I, 1.0f, xw, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
 
   // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
   auto w_hh_packed = uninitialized(gemm_packed_b_size(H, GH));  // W_hh^T, packed once for every step
@@ -268,25 +320,24 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
       h[j * H + k] = h0 ? h0[b * H + k] : 0.0f;
       c[j * H + k] = c0 ? c0[b * H + k] : 0.0f;
     }
+    for (int64_t t = sched.length[b]; t < s.T; ++t) std::fill_n(y + row_of(s, t, b) * y_ld, H, 0.0f);
   }
-  for_each_padded_row(s, sched, [&](int64_t row) {
-    std::fill(y + row * y_ld, y + row * y_ld + H, 0.0f);
-    if (saved) std::fill(saved + row * width, saved + (row + 1) * width, 0.0f);
-  });
 
-  for (int64_t step = 0; step < s.T; ++step) {
-    const int64_t active = sched.active[step];
-    sk::gemm_prepacked_b(false, active, GH, H, 1.0f, h.get(), H, w_hh_packed.get(), 0.0f, q.get(), GH);
-    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
-        const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
-        float* save = saved ? saved + row * width : scratch.get() + j * width;
+  sched.for_each_thread_block([&](int64_t j0, int64_t j1) {
+    for (int64_t step = 0; step < s.T; ++step) {
+      const int64_t n = sched.running(step, j0, j1);
+      if (n == 0) break;
+      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h.get() + j0 * H, H, w_hh_packed.get(), 0.0f, q.get() + j0 * GH,
+                           GH);
+      for (int64_t j = j0; j < j0 + n; ++j) {
+        const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
+        float* save = saved ? saved + w * width : scratch.get() + j * width;
         std::memcpy(save + cell_saved, h.get() + j * H, H * sizeof(float));
-        Cell::forward(H, proj.get() + row * GH, q.get() + j * GH, b_ih, b_hh, h.get() + j * H, c.get() + j * H,
-                      y + row * y_ld, save);
+        Cell::forward(H, proj.get() + w * GH, q.get() + j * GH, b_ih, b_hh, h.get() + j * H, c.get() + j * H,
+                      y + sched.row(step, b) * y_ld, save);
       }
-    });
-  }
+    }
+  });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     std::memcpy(h_n + b * H, h.get() + j * H, H * sizeof(float));
@@ -299,18 +350,15 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
                    const float* dy, int64_t dy_ld, const float* dh_n, const float* dc_n, float* dx,
                    bool accumulate_dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih,
                    float* db_hh) {
-  const int64_t H = s.H, GH = Cell::gates * H, rows = s.T * s.B;
+  const int64_t H = s.H, GH = Cell::gates * H;
   const int64_t cell_saved = Cell::saved_units * H, width = cell_saved + H;
   const Schedule sched(s);
+  const int64_t rows = sched.work_rows;
 
-  // Gradients of the input and hidden projections for every row (one array when they coincide).
+  // Gradients of the input and hidden projections for every work row (one array when they coincide).
   auto da_ih = uninitialized(rows * GH);
   std::unique_ptr<float[]> da_hh_split = Cell::split_hidden_grad ? uninitialized(rows * GH) : nullptr;
   float* da_hh = Cell::split_hidden_grad ? da_hh_split.get() : da_ih.get();
-  for_each_padded_row(s, sched, [&](int64_t row) {
-    std::fill(da_ih.get() + row * GH, da_ih.get() + (row + 1) * GH, 0.0f);
-    if (Cell::split_hidden_grad) std::fill(da_hh + row * GH, da_hh + (row + 1) * GH, 0.0f);
-  });
 
   auto w_hh_packed = uninitialized(gemm_packed_b_size(GH, H));  // W_hh, packed once for every step
   sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed.get());
@@ -322,33 +370,56 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
       dc[j * H + k] = dc_n ? dc_n[b * H + k] : 0.0f;
     }
   }
-  for (int64_t step = s.T - 1; step >= 0; --step) {
-    const int64_t active = sched.active[step];
-    sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
-      for (int64_t j = j0; j < j1; ++j) {
-        const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
+  sched.for_each_thread_block([&](int64_t j0, int64_t j1) {
+    for (int64_t step = s.T - 1; step >= 0; --step) {
+      const int64_t n = sched.running(step, j0, j1);
+      if (n == 0) continue;
+      for (int64_t j = j0; j < j0 + n; ++j) {
+        const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
         float* dhj = dh.get() + j * H;
-        const float* dyr = dy + row * dy_ld;
+        const float* dyr = dy + sched.row(step, b) * dy_ld;
 #pragma omp simd
         for (int64_t k = 0; k < H; ++k) dhj[k] += dyr[k];
         float* da_h = da_step.get() + j * GH;
-        Cell::backward(H, saved + row * width, dhj, dc.get() + j * H, da_ih.get() + row * GH, da_h);
-        if (Cell::split_hidden_grad) std::memcpy(da_hh + row * GH, da_h, GH * sizeof(float));
+        Cell::backward(H, saved + w * width, dhj, dc.get() + j * H, da_ih.get() + w * GH, da_h);
+        if (Cell::split_hidden_grad) std::memcpy(da_hh + w * GH, da_h, GH * sizeof(float));
       }
-    });
-    sk::gemm_prepacked_b(false, active, H, GH, 1.0f, da_step.get(), GH, w_hh_packed.get(),
-                         Cell::direct_dh ? 1.0f : 0.0f, dh.get(), H);
-  }
+      sk::gemm_prepacked_b(false, n, H, GH, 1.0f, da_step.get() + j0 * GH, GH, w_hh_packed.get(),
+                           Cell::direct_dh ? 1.0f : 0.0f, dh.get() + j0 * H, H);
+    }
+  });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     if (dh0) std::memcpy(dh0 + b * H, dh.get() + j * H, H * sizeof(float));
     if (dc0) std::memcpy(dc0 + b * H, dc.get() + j * H, H * sizeof(float));
   }
-  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih.get(), GH, x, s.I, 0.0f, dw_ih, s.I);
+  std::unique_ptr<float[]> x_storage;
+  const float* xw = work_input(sched, x, x_storage);
+  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih.get(), GH, xw, s.I, 0.0f, dw_ih, s.I);
   sk::gemm(true, false, GH, H, rows, 1.0f, da_hh, GH, saved + cell_saved, width, 0.0f, dw_hh, H);
-  if (dx) sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
   if (db_ih) column_sums(da_ih.get(), rows, GH, db_ih);
   if (db_hh) column_sums(da_hh, rows, GH, db_hh);
+  if (!dx) return;
+  if (!sched.packed) {
+    sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
+    return;
+  }
+  // Packed: dX of the real rows into the (reused) gathered-input buffer, then scattered; padded rows get 0.
+  float* dxw = x_storage.get();
+  sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, 0.0f, dxw, s.I);
+  if (!accumulate_dx)
+    for (int64_t b = 0; b < s.B; ++b)
+      for (int64_t t = sched.length[b]; t < s.T; ++t) std::fill_n(dx + row_of(s, t, b) * s.I, s.I, 0.0f);
+  sched.for_each_real_row([&](int64_t w, int64_t r) {
+    float* dst = dx + r * s.I;
+    const float* src = dxw + w * s.I;
+    if (accumulate_dx) {
+#pragma omp simd
+      for (int64_t k = 0; k < s.I; ++k) dst[k] += src[k];
+    } else {
+      std::memcpy(dst, src, s.I * sizeof(float));
+    }
+  });
 }
 
 template <class Visitor>

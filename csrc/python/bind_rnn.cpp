@@ -12,8 +12,8 @@ RnnCell parse_mode(const std::string& mode, const char* op) {
   if (mode == "RNN_RELU") return RnnCell::rnn_relu;
   if (mode == "LSTM") return RnnCell::lstm;
   if (mode == "GRU") return RnnCell::gru;
-  throw py::value_error(std::string(op) + ": argument 'mode' must be one of 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU', got '" +
-                        mode + "'");
+  throw py::value_error(std::string(op) +
+                        ": argument 'mode' must be one of 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU', got '" + mode + "'");
 }
 
 // Everything both directions of the binding validate: the cell, shapes, weights and lengths.
@@ -103,7 +103,8 @@ py::tuple rnn_forward_binding(const std::string& mode, py::handle x_obj, py::han
     y = float32_inplace(out, op, "out");
     y_ld = check_column_block(y, s, out_column, op, "out");
     for (const py::array& in : {py::array(L.x), py::array(L.w_ih), py::array(L.w_hh)})
-      if (memory_overlaps(y, in)) throw py::value_error(std::string(op) + ": 'out' must not share memory with an input");
+      if (memory_overlaps(y, in))
+        throw py::value_error(std::string(op) + ": 'out' must not share memory with an input");
   }
   FloatArray h_n = empty_float32({s.B, s.H});
   std::optional<FloatArray> c_n;
@@ -136,7 +137,8 @@ py::tuple rnn_backward_binding(const std::string& mode, py::handle x_obj, py::ha
   FloatArray dy = float32_array(dy_obj, op, "dy");
   const int64_t dy_ld = check_column_block(dy, s, dy_column, op, "dy");
   auto dh_n = optional_array(dh_n_obj, {s.B, s.H}, op, "dh_n");
-  if (!lstm && !dc_n_obj.is_none()) throw py::value_error(std::string(op) + ": argument 'dc_n' is only for mode 'LSTM'");
+  if (!lstm && !dc_n_obj.is_none())
+    throw py::value_error(std::string(op) + ": argument 'dc_n' is only for mode 'LSTM'");
   auto dc_n = optional_array(dc_n_obj, {s.B, s.H}, op, "dc_n");
 
   std::optional<FloatArray> dx;

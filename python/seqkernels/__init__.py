@@ -22,6 +22,7 @@ from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone
 
 from . import nn
 from . import optim
+from . import models
 from .io import load, save
 from . import callbacks, losses, metrics, preprocessing  # Keras-style training and preprocessing
 

@@ -184,6 +184,10 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
         return
     pending = {id(root._node): [None] * len(root._node.out_meta)}
     pending[id(root._node)][root._out_index] = gradient
+    # A leaf's first gradient is adopted as its .grad without a copy when it is a fresh array that
+    # nothing else can hold: it owns its memory and was not adopted already (add's backward, for one,
+    # returns the same array for both inputs). The caller's seed is never adopted.
+    adopted = {id(gradient): gradient}
     for node in _topological_order(root._node):
         grads = pending.pop(id(node), None)
         if grads is None:
@@ -212,7 +216,11 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
             if g.dtype != inp.data.dtype:  # e.g. a float64 scalar widened it: gradients keep their input's dtype
                 g = g.astype(inp.data.dtype)
             if inp._node is None:
-                inp._accumulate_grad(g)
+                adopt = (isinstance(g, np.ndarray) and g.base is None and g.flags.writeable
+                         and g.flags.c_contiguous and id(g) not in adopted)
+                if adopt:
+                    adopted[id(g)] = g  # held until the pass ends, so ids stay unique
+                inp._accumulate_grad(g, adopt=adopt)
             else:
                 slots = pending.setdefault(id(inp._node), [None] * len(inp._node.out_meta))
                 k = inp._out_index

@@ -3,7 +3,10 @@ learning-rate schedulers ``StepLR``, ``LambdaLR``, ``CosineAnnealingLR`` and BER
 (``get_linear_schedule_with_warmup``), with torch.optim's names, defaults and step semantics.
 
 A parameter is anything with a float32 ``.data`` array (updated in place, so modules keep their references)
-and a ``.grad`` (a Tensor, or None: the parameter is skipped). The kernels follow torch's single-tensor update
+and a ``.grad`` (a Tensor, or None: the parameter is skipped). A ``SparseGrad`` (``Embedding(sparse=True)``)
+updates only its rows where the rule allows: SGD without momentum exactly as dense, Adam/AdamW lazily as
+torch.optim.SparseAdam (moments and decay of the rows present only; the step count is the parameter's);
+SGD with momentum uses the dense gradient. The kernels follow torch's single-tensor update
 formulas operation by operation, so trajectories agree with torch.optim to float32 rounding.
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Callable, Dict, Iterable, List
 import numpy as np
 
 from . import _C
+from .ops.embedding import SparseGrad
 from .tensor import Tensor
 
 _F32 = np.dtype(np.float32)
@@ -86,13 +90,24 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
+                elif isinstance(p.grad, SparseGrad):
+                    p.grad = SparseGrad(p.grad.rows[:0], p.grad.values[:0], p.grad.shape)
                 else:
                     p.grad.data = np.zeros_like(p.grad.data)
 
     def _params_with_grad(self):
+        """(group, parameter, its writable array, its dense gradient) for each parameter with a gradient; the
+        dense gradient of a SparseGrad is made only when the rule will not use the rows alone."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p.grad is None:
+                    continue
+                if isinstance(p.grad, SparseGrad) and self._updates_rows(group):
+                    if p.grad.shape != p.data.shape:
+                        raise ValueError(f"{type(self).__name__}: gradient of shape {p.grad.shape} for a parameter "
+                                         f"of shape {p.data.shape}")
+                    yield group, p, _writable(p), None
+                else:
                     yield group, p, _writable(p), _grad_array(p, type(self).__name__)
 
     def step(self, closure: Callable | None = None):
@@ -100,8 +115,35 @@ class Optimizer:
         first when given, and its loss returned."""
         loss = closure() if closure is not None else None
         for group, p, data, grad in self._params_with_grad():
-            self._update(group, self.state.setdefault(p, {}), data, grad)
+            state = self.state.setdefault(p, {})
+            if isinstance(p.grad, SparseGrad) and self._updates_rows(group):
+                self._update_rows(group, state, data, p.grad)
+            else:
+                self._update(group, state, data, grad)
         return loss
+
+    def _updates_rows(self, group: Dict) -> bool:
+        """Whether this optimizer applies a SparseGrad to its rows only (lazily) under group's settings."""
+        return False
+
+    def _update_rows(self, group: Dict, state: Dict, data: np.ndarray, grad: SparseGrad) -> None:
+        """The update rule on the gathered rows of the parameter and of its per-element state, scattered back."""
+        rows = grad.rows
+        if not state:
+            self._init_state(group, state, data)
+        full = {k for k, v in state.items() if isinstance(v, np.ndarray) and v.shape == data.shape}
+        gathered = {k: (v[rows] if k in full else v) for k, v in state.items()}
+        values = data[rows]
+        self._update(group, gathered, values, np.ascontiguousarray(grad.values, dtype=_F32))
+        data[rows] = values
+        for k, v in gathered.items():
+            if k in full:
+                state[k][rows] = v
+            else:
+                state[k] = v
+
+    def _init_state(self, group: Dict, state: Dict, data: np.ndarray) -> None:
+        """Fills an empty per-parameter state (the rules that keep one)."""
 
     def _update(self, group: Dict, state: Dict, data: np.ndarray, grad: np.ndarray) -> None:
         raise NotImplementedError
@@ -169,6 +211,9 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov))
 
+    def _updates_rows(self, group):
+        return group["momentum"] == 0  # with momentum every row's buffer moves each step: dense
+
     def _update(self, group, state, data, grad):
         momentum = group["momentum"]
         first = momentum != 0 and state.get("momentum_buffer") is None
@@ -197,13 +242,19 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad))
 
+    def _updates_rows(self, group):
+        return True
+
+    def _init_state(self, group, state, data):
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(data)
+        state["exp_avg_sq"] = np.zeros_like(data)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = np.zeros_like(data)
+
     def _update(self, group, state, data, grad):
         if not state:
-            state["step"] = 0
-            state["exp_avg"] = np.zeros_like(data)
-            state["exp_avg_sq"] = np.zeros_like(data)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = np.zeros_like(data)
+            self._init_state(group, state, data)
         state["step"] += 1
         beta1, beta2 = group["betas"]
         _C.adam_step(data, grad, state["exp_avg"], state["exp_avg_sq"],
@@ -238,13 +289,17 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
             return np.float32(a.max(initial=0.0))
         return np.float32(np.sum(a ** norm_type) ** (1.0 / norm_type))
 
-    total = norm(np.array([norm(g.data) for g in grads], dtype=np.float32))
+    # a SparseGrad's zero rows add nothing to any norm: its values stand for it
+    total = norm(np.array([norm(g.values if isinstance(g, SparseGrad) else g.data) for g in grads], dtype=np.float32))
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite, "
                            "so they cannot be clipped")
     coefficient = np.float32(min(np.float32(max_norm) / (total + np.float32(1e-6)), np.float32(1.0)))
     for g in grads:
-        g.data = g.data * coefficient
+        if isinstance(g, SparseGrad):
+            g.values = g.values * coefficient
+        else:
+            g.data = g.data * coefficient
     return Tensor(np.array(total, dtype=_F32))
 
 

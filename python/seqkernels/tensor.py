@@ -171,7 +171,8 @@ class Tensor:
                 raise ValueError(f"backward(): gradient has shape {seed.shape} but the tensor has shape {self.shape}")
         run_backward(self, seed, retain_graph=retain_graph)
 
-    def _accumulate_grad(self, g: np.ndarray) -> None:
+    def _accumulate_grad(self, g: np.ndarray, adopt: bool = False) -> None:
+        """Adds g into .grad; with adopt, a first gradient becomes .grad's array without a copy."""
         if getattr(g, "is_sparse", False) or getattr(self.grad, "is_sparse", False):
             # a SparseGrad (ops/embedding.py) stays sparse while every contribution is sparse
             if self.grad is None:
@@ -184,7 +185,7 @@ class Tensor:
             return
         g = np.asarray(g, dtype=self.dtype)
         if self.grad is None:
-            self.grad = Tensor._from_op(np.array(g, copy=True), None, 0)
+            self.grad = Tensor._from_op(g if adopt and g.dtype == self.dtype else np.array(g, copy=True), None, 0)
         else:
             self.grad.data = self.grad.data + g
 

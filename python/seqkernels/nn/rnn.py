@@ -92,7 +92,8 @@ class RNNBase(Module):
                 shapes = {f"weight_ih_l{layer}{suffix}": (gate_rows, layer_input),
                           f"weight_hh_l{layer}{suffix}": (gate_rows, self.hidden_size)}
                 if self.bias:
-                    shapes.update({f"bias_ih_l{layer}{suffix}": (gate_rows,), f"bias_hh_l{layer}{suffix}": (gate_rows,)})
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (gate_rows,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (gate_rows,)
                 for pname, shape in shapes.items():
                     setattr(self, pname, Parameter(np.empty(shape, np.float32)))
                 names.extend(list(shapes) if self.bias else list(shapes) + [None, None])

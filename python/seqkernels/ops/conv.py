@@ -57,7 +57,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-D convolution over (N, C_in, L) or unbatched (C_in, L) input with weight (C_out, C_in/groups, K):
     ``torch.nn.functional.conv1d`` (cross-correlation; ``padding`` an int, 'valid' or 'same')."""
     op = "conv1d"
-    stride, dilation, groups = single(stride, op, "stride"), single(dilation, op, "dilation"), single(groups, op, "groups")
+    stride, dilation = single(stride, op, "stride"), single(dilation, op, "dilation")
+    groups = single(groups, op, "groups")
     kernel_size = np.shape(weight)[-1] if np.ndim(weight) == 3 else 1
     pads = resolve_padding(padding, kernel_size, stride, dilation, op)
     unbatched = np.ndim(input) == 2

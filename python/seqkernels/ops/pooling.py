@@ -64,6 +64,9 @@ class AvgPool1d(Function):
 
 
 def _check_input(input, op: str):
+    dtype = input.dtype if isinstance(input, Tensor) else np.asarray(input).dtype
+    if dtype.kind != "f":
+        raise TypeError(f"{op}: argument 'input' must be a floating-point array, got {dtype}")
     if np.ndim(input) not in (2, 3):
         raise ValueError(f"{op}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {np.shape(input)}")
 
@@ -74,9 +77,11 @@ def _pool_geometry(length: int, kernel_size, stride, padding, dilation, ceil_mod
     stride = kernel_size if stride is None or stride == () or stride == [] else single(stride, op, "stride")
     padding, dilation = single(padding, op, "padding"), single(dilation, op, "dilation")
     if kernel_size < 1 or stride < 1 or dilation < 1:
-        raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, got {kernel_size}, {stride}, {dilation}")
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, "
+                         f"got {kernel_size}, {stride}, {dilation}")
     if not 0 <= padding <= kernel_size // 2:
-        raise ValueError(f"{op}: padding must be between 0 and half the kernel size ({kernel_size // 2}), got {padding}")
+        raise ValueError(f"{op}: padding must be between 0 and half the kernel size ({kernel_size // 2}), "
+                         f"got {padding}")
     span = dilation * (kernel_size - 1) + 1
     steps = (length + 2 * padding - span) / stride
     out_length = (math.ceil(steps) if ceil_mode else math.floor(steps)) + 1

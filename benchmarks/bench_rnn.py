@@ -1,0 +1,94 @@
+"""RNN layers: sk.nn.LSTM / GRU vs torch.nn.LSTM / GRU (oneDNN on CPU), same weights, same threads, one process,
+alternating rounds. Forward (no graph) and forward + backward (loss = output.sum()), batch_first inputs
+(batch, length, features); the variable-length rows give each sequence a random length in [L/8, L] and
+compare our `lengths=` argument with torch's pack_padded_sequence -> LSTM -> pad_packed_sequence path.
+
+    python benchmarks/bench_rnn.py [--threads 2] [--rounds 5] [--no-write]
+
+Prints the table and rewrites the RNN section of benchmarks/RESULTS.md.
+"""
+import argparse
+import pathlib
+
+import numpy as np
+import torch
+
+import seqkernels as sk
+from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
+                                     write_results_section)
+
+WORKLOADS = [  # name, kind, input, hidden, layers, bidirectional, (batch, length), variable lengths
+    ("LSTM 256->256", "LSTM", 256, 256, 1, False, (64, 128), False),
+    ("LSTM 256->256, 2 layers, bidirectional", "LSTM", 256, 256, 2, True, (64, 128), False),
+    ("LSTM 128->128 (small)", "LSTM", 128, 128, 1, False, (32, 50), False),
+    ("GRU 256->256", "GRU", 256, 256, 1, False, (64, 128), False),
+    ("LSTM 256->256, lengths vs packed", "LSTM", 256, 256, 1, False, (64, 128), True),
+    ("biLSTM 256->256, lengths vs packed", "LSTM", 256, 256, 1, True, (64, 128), True),
+]
+
+
+def contenders(kind, inp, hidden, layers, bidirectional, batch, length, variable):
+    ref = getattr(torch.nn, kind)(inp, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    ours = getattr(sk.nn, kind)(inp, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, length, inp)).astype(np.float32)
+    lengths = rng.integers(length // 8, length + 1, size=batch) if variable else None
+    x_ours, x_ref = sk.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+
+    def run_ref():
+        if lengths is None:
+            return ref(x_ref)[0]
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x_ref, torch.tensor(lengths), batch_first=True,
+                                                         enforce_sorted=False)
+        return torch.nn.utils.rnn.pad_packed_sequence(ref(packed)[0], batch_first=True, total_length=length)[0]
+
+    def run_ours():
+        return ours(x_ours, lengths=lengths)[0]
+
+    def fwd_ref():
+        with torch.no_grad():
+            run_ref()
+
+    def fwd_ours():
+        with sk.no_grad():
+            run_ours()
+
+    def train_ref():
+        run_ref().sum().backward()
+
+    def train_ours():
+        run_ours().sum().backward()
+
+    return (fwd_ref, fwd_ours), (train_ref, train_ours)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--no-write", action="store_true")
+    args = p.parse_args()
+    rows = []
+    with thread_limit(args.threads):
+        for name, kind, inp, hidden, layers, bi, (batch, length), variable in WORKLOADS:
+            row = [name, f"({batch}, {length}, {inp})"]
+            for ref_fn, ours_fn in contenders(kind, inp, hidden, layers, bi, batch, length, variable):
+                t = median_times({"torch": ref_fn, "seqkernels": ours_fn}, rounds=args.rounds, min_time=0.2)
+                row += [f"{t['torch'] * 1e3:.1f}", f"{t['seqkernels'] * 1e3:.1f}", ratio(t["torch"], t["seqkernels"])]
+            rows.append(row)
+            print(" | ".join(row), flush=True)
+    table = format_table(["workload", "input (B, L, I)", "fwd torch ms", "fwd ours ms", "fwd ratio",
+                          "fwd+bwd torch ms", "fwd+bwd ours ms", "fwd+bwd ratio"], rows)
+    text = (f"## RNN layers (`benchmarks/bench_rnn.py`)\n\nMachine: {machine_description()}; {args.threads} threads; "
+            f"torch {torch.__version__} (oneDNN RNN kernels). batch_first inputs; fwd without a graph, fwd+bwd = "
+            f"output.sum().backward(); 'lengths vs packed' gives each sequence a random length in [L/8, L] and "
+            f"compares our `lengths=` with torch's pack_padded_sequence path. Ratios: torch time / seqkernels "
+            f"time, medians of {args.rounds} alternating rounds.\n\n{table}\n")
+    print(text)
+    if not args.no_write:
+        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "rnn", text)
+
+
+if __name__ == "__main__":
+    main()
