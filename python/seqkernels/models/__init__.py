@@ -1,2 +1,5 @@
 """Ready-made models for text: TextCNN, RNN classifiers and taggers, Transformer encoder, BERT."""
 from .textcnn import TextCNN
+from .bert import (BertConfig, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
+                   BertModel)
+from .bert_tokenizer import BertTokenizer
