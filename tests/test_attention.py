@@ -221,22 +221,19 @@ def test_grouped_query_attention(rng):
 
 
 def test_memory_stays_linear_in_length():
-    # A fresh interpreter runs forward+backward at L = 8192 (D = 8 keeps it cheap) and reports how much its
-    # peak RSS grew: an L x L float32 score matrix alone would be 256 MiB; the outputs are about 1.2 MiB.
+    # A fresh interpreter runs forward+backward at L = 8192 (D = 8 keeps it cheap) while a thread samples its
+    # resident set: an L x L float32 score matrix alone would add 256 MiB; the outputs add about 1.2 MiB.
     import subprocess
     import sys
     probe = """
-import resource
 import numpy as np
 import seqkernels as sk, seqkernels.functional as F
+from seqkernels.benchmarking import rss_growth
 rng = np.random.default_rng(0)
-L = 8192
-q, k, v, g = (rng.standard_normal((1, 1, L, 8), dtype=np.float32) for _ in range(4))
+q, k, v, g = (rng.standard_normal((1, 1, 8192, 8), dtype=np.float32) for _ in range(4))
 tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))
 F.scaled_dot_product_attention(tq[:, :, :64], tk[:, :, :64], tv[:, :, :64]).backward(g[:, :, :64])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-F.scaled_dot_product_attention(tq, tk, tv).backward(g)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+print(rss_growth(lambda: F.scaled_dot_product_attention(tq, tk, tv).backward(g)) / 2**20)
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert float(out.stdout.split()[-1]) < 32, out.stdout  # MiB
