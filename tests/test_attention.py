@@ -237,3 +237,14 @@ print(rss_growth(lambda: F.scaled_dot_product_attention(tq, tk, tv).backward(g))
 """
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert float(out.stdout.split()[-1]) < 32, out.stdout  # MiB
+
+
+def test_nan_propagates_instead_of_looking_masked(rng):
+    # A NaN query row makes every score of that row NaN; it must come out NaN (as torch), not as a
+    # "fully masked" row of zeros. Other rows are unaffected.
+    q, k, v = (rng.standard_normal((1, 2, 5, 8), dtype=np.float32) for _ in range(3))
+    q[0, 1, 2, 3] = np.nan
+    out = F.scaled_dot_product_attention(sk.tensor(q), sk.tensor(k), sk.tensor(v)).numpy()
+    assert np.isnan(out[0, 1, 2]).all()
+    out[0, 1, 2] = 0
+    assert np.isfinite(out).all()

@@ -192,7 +192,9 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
     for (int64_t r = 0; r < rows; ++r) {
       float* row = s + r * kBlockK;
       const float m_new = std::max(t.m[r], row_max(row, cols));
-      if (m_new == -kInf) {  // nothing unmasked in this row yet
+      if (m_new == -kInf) {  // nothing unmasked in this row yet (or only NaN scores, which poison l)
+        if (std::any_of(row, row + cols, [](float x) { return std::isnan(x); }))
+          t.l[r] = std::numeric_limits<float>::quiet_NaN();
         std::fill(row, row + cols, 0.0f);
         continue;
       }
