@@ -40,9 +40,6 @@
 namespace sk {
 namespace {
 
-using simd::sigmoid_approx;
-using simd::tanh_approx;
-
 std::unique_ptr<float[]> uninitialized(int64_t n) { return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]); }
 
 // ---- cells: the fused pointwise pass of one (step, sequence) row ---------------------------------------
@@ -50,6 +47,47 @@ std::unique_ptr<float[]> uninitialized(int64_t n) { return std::unique_ptr<float
 //   hold the incoming state and receive the new one; y receives h'; save receives the cell's saved floats.
 // backward(H, save, dh, dc, da_ih, da_hh): dh holds the total gradient of h' and receives the part of
 //   dh_prev that bypasses W_hh (only when direct_dh); dc (LSTM) holds dc' and receives dc_prev.
+// Both run over the H units in SIMD registers (simd_math.h); the last H mod W units go through a
+// zero-padded register, so every unit gets exactly the same arithmetic.
+
+using simd::V;
+using simd::Vec;
+
+struct FullLanes {  // a whole register at p
+  static V load(const float* p) { return Vec::loadu(p); }
+  static void store(float* p, V v) { Vec::storeu(p, v); }
+};
+struct TailLanes {  // the first n < W floats at p, zero-padded
+  int64_t n;
+  V load(const float* p) const {
+    float buf[Vec::W] = {};
+    std::memcpy(buf, p, static_cast<size_t>(n) * sizeof(float));
+    return Vec::loadu(buf);
+  }
+  void store(float* p, V v) const {
+    float buf[Vec::W];
+    Vec::storeu(buf, v);
+    std::memcpy(p, buf, static_cast<size_t>(n) * sizeof(float));
+  }
+};
+
+// body(k, lanes) for k = 0, W, 2W, ...: lanes loads/stores the W (or, last, fewer) floats at offset k.
+template <class Body>
+inline void for_lanes(int64_t H, Body&& body) {
+  int64_t k = 0;
+  for (; k + Vec::W <= H; k += Vec::W) body(k, FullLanes{});
+  if (k < H) body(k, TailLanes{H - k});
+}
+
+inline V one() { return Vec::set1(1.0f); }
+inline V one_minus(V x) { return simd::sub(one(), x); }
+inline V sigmoid(V x) { return simd::div(one(), Vec::add(one(), simd::exp(simd::sub(Vec::zero(), x)))); }
+// p + q + b_ih + b_hh at offset `at`.
+template <class Lanes>
+inline V preactivation(const Lanes& io, int64_t at, const float* p, const float* q, const float* b_ih,
+                       const float* b_hh) {
+  return Vec::add(Vec::add(io.load(p + at), io.load(q + at)), Vec::add(io.load(b_ih + at), io.load(b_hh + at)));
+}
 
 template <bool Relu>
 struct ElmanCell {
@@ -57,23 +95,21 @@ struct ElmanCell {
   static constexpr bool direct_dh = false, split_hidden_grad = false;
   static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
                       float*, float* y, float* save) {
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float a = p[k] + q[k] + b_ih[k] + b_hh[k];
-      float v = Relu ? (a > 0.0f ? a : 0.0f) : tanh_approx(a);
-      h[k] = v;
-      y[k] = v;
-      save[k] = v;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V a = preactivation(io, k, p, q, b_ih, b_hh);
+      V v = Relu ? simd::max_nan(Vec::zero(), a) : simd::tanh(a);
+      io.store(h + k, v);
+      io.store(y + k, v);
+      io.store(save + k, v);
+    });
   }
   static void backward(int64_t H, const float* save, float* dh, float*, float* da_ih, float* da_hh) {
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float v = save[k];
-      float da = Relu ? (v > 0.0f ? dh[k] : 0.0f) : dh[k] * (1.0f - v * v);
-      da_ih[k] = da;
-      da_hh[k] = da;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V v = io.load(save + k), d = io.load(dh + k);
+      V da = Relu ? simd::select_less(Vec::zero(), v, d, Vec::zero()) : Vec::mul(d, one_minus(Vec::mul(v, v)));
+      io.store(da_ih + k, da);
+      io.store(da_hh + k, da);
+    });
   }
 };
 
@@ -82,43 +118,42 @@ struct LstmCell {
   static constexpr bool direct_dh = false, split_hidden_grad = false;
   static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
                       float* c, float* y, float* save) {
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float i = sigmoid_approx(p[k] + q[k] + b_ih[k] + b_hh[k]);
-      float f = sigmoid_approx(p[H + k] + q[H + k] + b_ih[H + k] + b_hh[H + k]);
-      float g = tanh_approx(p[2 * H + k] + q[2 * H + k] + b_ih[2 * H + k] + b_hh[2 * H + k]);
-      float o = sigmoid_approx(p[3 * H + k] + q[3 * H + k] + b_ih[3 * H + k] + b_hh[3 * H + k]);
-      float c_prev = c[k];
-      float c_new = f * c_prev + i * g;
-      float tc = tanh_approx(c_new);
-      float h_new = o * tc;
-      save[k] = i;
-      save[H + k] = f;
-      save[2 * H + k] = g;
-      save[3 * H + k] = o;
-      save[4 * H + k] = c_prev;
-      save[5 * H + k] = tc;
-      c[k] = c_new;
-      h[k] = h_new;
-      y[k] = h_new;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V i = sigmoid(preactivation(io, k, p, q, b_ih, b_hh));
+      V f = sigmoid(preactivation(io, H + k, p, q, b_ih, b_hh));
+      V g = simd::tanh(preactivation(io, 2 * H + k, p, q, b_ih, b_hh));
+      V o = sigmoid(preactivation(io, 3 * H + k, p, q, b_ih, b_hh));
+      V c_prev = io.load(c + k);
+      V c_new = Vec::fmadd(f, c_prev, Vec::mul(i, g));
+      V tc = simd::tanh(c_new);
+      V h_new = Vec::mul(o, tc);
+      io.store(save + k, i);
+      io.store(save + H + k, f);
+      io.store(save + 2 * H + k, g);
+      io.store(save + 3 * H + k, o);
+      io.store(save + 4 * H + k, c_prev);
+      io.store(save + 5 * H + k, tc);
+      io.store(c + k, c_new);
+      io.store(h + k, h_new);
+      io.store(y + k, h_new);
+    });
   }
   static void backward(int64_t H, const float* save, float* dh, float* dc, float* da_ih, float* da_hh) {
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float i = save[k], f = save[H + k], g = save[2 * H + k], o = save[3 * H + k];
-      float c_prev = save[4 * H + k], tc = save[5 * H + k];
-      float dct = dc[k] + dh[k] * o * (1.0f - tc * tc);
-      float da_i = dct * g * i * (1.0f - i);
-      float da_f = dct * c_prev * f * (1.0f - f);
-      float da_g = dct * i * (1.0f - g * g);
-      float da_o = dh[k] * tc * o * (1.0f - o);
-      dc[k] = dct * f;
-      da_ih[k] = da_hh[k] = da_i;
-      da_ih[H + k] = da_hh[H + k] = da_f;
-      da_ih[2 * H + k] = da_hh[2 * H + k] = da_g;
-      da_ih[3 * H + k] = da_hh[3 * H + k] = da_o;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V i = io.load(save + k), f = io.load(save + H + k), g = io.load(save + 2 * H + k);
+      V o = io.load(save + 3 * H + k), c_prev = io.load(save + 4 * H + k), tc = io.load(save + 5 * H + k);
+      V d = io.load(dh + k);
+      V dct = Vec::fmadd(Vec::mul(d, o), one_minus(Vec::mul(tc, tc)), io.load(dc + k));
+      V da[4] = {Vec::mul(Vec::mul(dct, g), Vec::mul(i, one_minus(i))),
+                 Vec::mul(Vec::mul(dct, c_prev), Vec::mul(f, one_minus(f))),
+                 Vec::mul(Vec::mul(dct, i), one_minus(Vec::mul(g, g))),
+                 Vec::mul(Vec::mul(d, tc), Vec::mul(o, one_minus(o)))};
+      io.store(dc + k, Vec::mul(dct, f));
+      for (int gate = 0; gate < 4; ++gate) {
+        io.store(da_ih + gate * H + k, da[gate]);
+        io.store(da_hh + gate * H + k, da[gate]);
+      }
+    });
   }
 };
 
@@ -127,37 +162,37 @@ struct GruCell {
   static constexpr bool direct_dh = true, split_hidden_grad = true;
   static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
                       float*, float* y, float* save) {
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float r = sigmoid_approx(p[k] + q[k] + b_ih[k] + b_hh[k]);
-      float z = sigmoid_approx(p[H + k] + q[H + k] + b_ih[H + k] + b_hh[H + k]);
-      float hn = q[2 * H + k] + b_hh[2 * H + k];
-      float n = tanh_approx(p[2 * H + k] + b_ih[2 * H + k] + r * hn);
-      float h_new = (1.0f - z) * n + z * h[k];
-      save[k] = r;
-      save[H + k] = z;
-      save[2 * H + k] = n;
-      save[3 * H + k] = hn;
-      h[k] = h_new;
-      y[k] = h_new;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V r = sigmoid(preactivation(io, k, p, q, b_ih, b_hh));
+      V z = sigmoid(preactivation(io, H + k, p, q, b_ih, b_hh));
+      V hn = Vec::add(io.load(q + 2 * H + k), io.load(b_hh + 2 * H + k));
+      V n = simd::tanh(Vec::fmadd(r, hn, Vec::add(io.load(p + 2 * H + k), io.load(b_ih + 2 * H + k))));
+      V h_new = Vec::fmadd(z, simd::sub(io.load(h + k), n), n);  // (1 - z) n + z h
+      io.store(save + k, r);
+      io.store(save + H + k, z);
+      io.store(save + 2 * H + k, n);
+      io.store(save + 3 * H + k, hn);
+      io.store(h + k, h_new);
+      io.store(y + k, h_new);
+    });
   }
   // Reads h_prev from the saved row (it follows the cell's own saved floats).
   static void backward(int64_t H, const float* save, float* dh, float*, float* da_ih, float* da_hh) {
     const float* h_prev = save + saved_units * H;
-#pragma omp simd
-    for (int64_t k = 0; k < H; ++k) {
-      float r = save[k], z = save[H + k], n = save[2 * H + k], hn = save[3 * H + k];
-      float d = dh[k];
-      float da_n = d * (1.0f - z) * (1.0f - n * n);
-      float da_z = d * (h_prev[k] - n) * z * (1.0f - z);
-      float da_r = da_n * hn * r * (1.0f - r);
-      dh[k] = d * z;
-      da_ih[k] = da_hh[k] = da_r;
-      da_ih[H + k] = da_hh[H + k] = da_z;
-      da_ih[2 * H + k] = da_n;
-      da_hh[2 * H + k] = da_n * r;
-    }
+    for_lanes(H, [&](int64_t k, auto io) {
+      V r = io.load(save + k), z = io.load(save + H + k), n = io.load(save + 2 * H + k);
+      V hn = io.load(save + 3 * H + k), d = io.load(dh + k);
+      V da_n = Vec::mul(Vec::mul(d, one_minus(z)), one_minus(Vec::mul(n, n)));
+      V da_z = Vec::mul(Vec::mul(d, simd::sub(io.load(h_prev + k), n)), Vec::mul(z, one_minus(z)));
+      V da_r = Vec::mul(Vec::mul(da_n, hn), Vec::mul(r, one_minus(r)));
+      io.store(dh + k, Vec::mul(d, z));
+      io.store(da_ih + k, da_r);
+      io.store(da_hh + k, da_r);
+      io.store(da_ih + H + k, da_z);
+      io.store(da_hh + H + k, da_z);
+      io.store(da_ih + 2 * H + k, da_n);
+      io.store(da_hh + 2 * H + k, Vec::mul(da_n, r));
+    });
   }
 };
 
@@ -223,6 +258,8 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
   sk::gemm(false, true, rows, GH, s.I, 1.0f, x, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
 
   // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
+  auto w_hh_packed = uninitialized(gemm_packed_b_size(H, GH));  // W_hh^T, packed once for every step
+  sk::gemm_pack_b(true, H, GH, w_hh, H, w_hh_packed.get());
   auto h = uninitialized(s.B * H), c = uninitialized(s.B * H), q = uninitialized(s.B * GH);
   std::unique_ptr<float[]> scratch = saved ? nullptr : uninitialized(s.B * width);
   for (int64_t j = 0; j < s.B; ++j) {
@@ -239,7 +276,7 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
 
   for (int64_t step = 0; step < s.T; ++step) {
     const int64_t active = sched.active[step];
-    sk::gemm(false, true, active, GH, H, 1.0f, h.get(), H, w_hh, H, 0.0f, q.get(), GH);
+    sk::gemm_prepacked_b(false, active, GH, H, 1.0f, h.get(), H, w_hh_packed.get(), 0.0f, q.get(), GH);
     sk::parallel_for(active, pointwise_grain(GH), [&](int64_t j0, int64_t j1) {
       for (int64_t j = j0; j < j1; ++j) {
         const int64_t b = sched.order[j], row = row_of(s, time_of(s, step, sched.length[b]), b);
@@ -275,6 +312,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
     if (Cell::split_hidden_grad) std::fill(da_hh + row * GH, da_hh + (row + 1) * GH, 0.0f);
   });
 
+  auto w_hh_packed = uninitialized(gemm_packed_b_size(GH, H));  // W_hh, packed once for every step
+  sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed.get());
   auto dh = uninitialized(s.B * H), dc = uninitialized(s.B * H), da_step = uninitialized(s.B * GH);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
@@ -297,8 +336,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
         if (Cell::split_hidden_grad) std::memcpy(da_hh + row * GH, da_h, GH * sizeof(float));
       }
     });
-    sk::gemm(false, false, active, H, GH, 1.0f, da_step.get(), GH, w_hh, H, Cell::direct_dh ? 1.0f : 0.0f,
-             dh.get(), H);
+    sk::gemm_prepacked_b(false, active, H, GH, 1.0f, da_step.get(), GH, w_hh_packed.get(),
+                         Cell::direct_dh ? 1.0f : 0.0f, dh.get(), H);
   }
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];

@@ -219,33 +219,4 @@ inline void map2(const float* a, const float* b, float* y, int64_t n, Fn&& fn) {
   std::memcpy(y + i, yb, rest);
 }
 
-// ---- scalar forms for `#pragma omp simd` loops (the RNN gate pass) -----------------------------------
-// Branch-free float/int code without libm calls, so the compiler vectorises the enclosing loop on every
-// ISA. exp_approx is the same Cephes reduction and polynomial as exp() above, clamped to [-87, 88]
-// (relative error <= 2 ulp there); sigmoid_approx = 1 / (1 + e^-x); tanh_approx = 2 / (1 + e^-2x) - 1
-// (absolute error <= ~1.2e-7, exact limits +-1).
-inline float exp_approx(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  // n = round(x / ln2): the 1.5 * 2^23 trick rounds to nearest without a libm call.
-  const float shifter = 12582912.0f;
-  float n = (x * 1.44269504088896341f + shifter) - shifter;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
-}
-
-inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-
-inline float tanh_approx(float x) { return 2.0f / (1.0f + exp_approx(-2.0f * x)) - 1.0f; }
-
 }  // namespace sk::simd
