@@ -24,10 +24,14 @@
 // heads and does all five products per tile once; otherwise a first pass owns key blocks (dk, dv) and a
 // second owns query blocks (dq), each recomputing P. Both accumulate dq over key blocks in the same
 // order, so they give identical results.
+//
+// Every product whose right operand is a key block (Kᵀ, V, Vᵀ, K) reads it packed once per thread and
+// head (gemm_pack_b), not re-packed for each query block.
 #include "seqkernels/attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -64,13 +68,6 @@ struct Dropout {
   }
 };
 
-// Per-thread tile buffers, each kBlockQ x kBlockK with leading dimension kBlockK.
-struct Tiles {
-  std::vector<float> s, ds, keep;
-  std::vector<float> m, l;
-  Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
-};
-
 // One (batch, head): pointers to its rows and its mask offset.
 struct Head {
   int64_t b, h, index;  // index = b * H + h
@@ -81,6 +78,55 @@ Head head_at(const AttentionParams& p, int64_t bh, const float* q, const float* 
   const int64_t D = p.head_dim;
   return {bh / p.heads, bh % p.heads, bh, q + bh * p.len_q * D, k + bh * p.len_k * D, v + bh * p.len_k * D};
 }
+
+// The key blocks of one head as packed GEMM B operands (gemm_pack_b), each packed on first use and reused by
+// every query block this thread meets the key block with: Kᵀ for S = q kᵀ, V for out += P v, Vᵀ for
+// dP = dout vᵀ and K for dq += dS k. Storage is O(Lk · D) per thread. Blocks are packed whole
+// (min(kBlockK, Lk - j0) keys), so every product over a key block uses its whole width.
+class PackedKeys {
+ public:
+  enum Operand { kKeysT, kValues, kValuesT, kKeys, kOperands };
+
+  const float* get(const AttentionParams& p, const Head& hd, int64_t j0, Operand op) {
+    const int64_t D = p.head_dim, block = j0 / kBlockK, cols = std::min(kBlockK, p.len_k - j0);
+    if (hd.index != head_) {
+      head_ = hd.index;
+      for (auto& v : valid_) v.assign(static_cast<size_t>(blocks_of(p)), 0);
+    }
+    const bool transposed = op == kKeysT || op == kValuesT;
+    const int64_t stride = transposed ? gemm_packed_b_size(D, kBlockK) : gemm_packed_b_size(kBlockK, D);
+    if (base_[op] == nullptr) {
+      storage_[op].resize(static_cast<size_t>(blocks_of(p) * stride + 16));
+      const auto address = reinterpret_cast<uintptr_t>(storage_[op].data());
+      base_[op] = reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});  // 64-byte aligned panels
+    }
+    float* dst = base_[op] + block * stride;
+    if (!valid_[op][block]) {
+      const float* src = (op == kKeysT || op == kKeys ? hd.k : hd.v) + j0 * D;
+      if (transposed)
+        gemm_pack_b(true, D, cols, src, D, dst);
+      else
+        gemm_pack_b(false, cols, D, src, D, dst);
+      valid_[op][block] = 1;
+    }
+    return dst;
+  }
+
+ private:
+  static int64_t blocks_of(const AttentionParams& p) { return (p.len_k + kBlockK - 1) / kBlockK; }
+  int64_t head_ = -1;
+  std::vector<float> storage_[kOperands];
+  float* base_[kOperands] = {};
+  std::vector<char> valid_[kOperands];
+};
+
+// Per-thread tile buffers, each kBlockQ x kBlockK with leading dimension kBlockK.
+struct Tiles {
+  std::vector<float> s, ds, keep;
+  std::vector<float> m, l;
+  PackedKeys packs;
+  Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
+};
 
 // A tile of queries [i0, i0 + rows) and keys [j0, ...) has unmasked entries under the causal mask.
 bool tile_visible(const AttentionParams& p, int64_t i0, int64_t rows, int64_t j0) {
@@ -94,9 +140,10 @@ int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
 
 // s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
 void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
-                 float* s) {
+                 float* s, PackedKeys& packs) {
   const int64_t D = p.head_dim;
-  gemm(false, true, rows, cols, D, p.scale, hd.q + i0 * D, D, hd.k + j0 * D, D, 0.0f, s, kBlockK);
+  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * D, D, packs.get(p, hd, j0, PackedKeys::kKeysT), 0.0f,
+                   s, kBlockK);
   const AttentionMask& mk = p.mask;
   if (mk.kind != AttentionMask::Kind::none) {
     const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
@@ -186,9 +233,9 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
   std::fill(t.l.begin(), t.l.end(), 0.0f);
   const int64_t end = key_end(p, i0, rows);
   for (int64_t j0 = 0; j0 < end; j0 += kBlockK) {
-    const int64_t cols = std::min(kBlockK, end - j0);
+    const int64_t cols = std::min(kBlockK, p.len_k - j0);  // whole blocks: the packed operands hold whole blocks
     float* s = t.s.data();
-    scores_tile(p, hd, i0, rows, j0, cols, s);
+    scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
     for (int64_t r = 0; r < rows; ++r) {
       float* row = s + r * kBlockK;
       const float m_new = std::max(t.m[r], row_max(row, cols));
@@ -208,7 +255,7 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
     }
-    gemm(false, false, rows, D, cols, 1.0f, s, kBlockK, hd.v + j0 * D, D, 1.0f, o, D);
+    gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, t.packs.get(p, hd, j0, PackedKeys::kValues), 1.0f, o, D);
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (t.l[r] == 0.0f) {  // fully masked row
@@ -233,7 +280,7 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   const int64_t D = p.head_dim;
   float *s = t.s.data(), *ds = t.ds.data(), *keep = t.keep.data();
   const float* dout = g.dout + i0 * D;
-  scores_tile(p, hd, i0, rows, j0, cols, s);
+  scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
   for (int64_t r = 0; r < rows; ++r) {  // s = P; a fully masked row (lse = +inf) has P = 0 exactly
     float* row = s + r * kBlockK;
     if (g.lse[i0 + r] == kInf)
@@ -251,7 +298,8 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
     }
     gemm(true, false, cols, D, rows, 1.0f, dropped, kBlockK, dout, D, 1.0f, dv, D);
   }
-  gemm(false, true, rows, cols, D, 1.0f, dout, D, hd.v + j0 * D, D, 0.0f, ds, kBlockK);  // dP̃
+  gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, t.packs.get(p, hd, j0, PackedKeys::kValuesT), 0.0f, ds,
+                   kBlockK);  // dP̃
   for (int64_t r = 0; r < rows; ++r) {
     const float delta = g.delta[i0 + r];
     float *dsr = ds + r * kBlockK, *pr = s + r * kBlockK;
@@ -263,7 +311,9 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
     }
   }
   if (dk) gemm(true, false, cols, D, rows, p.scale, ds, kBlockK, hd.q + i0 * D, D, 1.0f, dk, D);
-  if (dq) gemm(false, false, rows, D, cols, p.scale, ds, kBlockK, hd.k + j0 * D, D, 1.0f, dq, D);
+  if (dq)
+    gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, t.packs.get(p, hd, j0, PackedKeys::kKeys), 1.0f, dq,
+                     D);
 }
 
 int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
