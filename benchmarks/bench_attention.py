@@ -123,9 +123,9 @@ def main():
              f"seqkernels time (torch runs its own CPU flash-attention kernel).\n",
              attention_rows(args.threads, args.rounds), "", encoder_layer_row(args.threads, args.rounds)]
     if not args.skip_memory:
-        parts += ["", "Peak memory growth during one causal forward+backward, B = H = 1, D = 64 (fresh process per "
-                  "L, resident set sampled while it runs, inputs already allocated). It grows linearly in L: nothing of size L x L is "
-                  "allocated.\n", memory_rows(args.threads)]
+        parts += ["", "Peak memory growth during one causal forward+backward, B = H = 1, D = 64 (fresh process "
+                  "per L, resident set sampled while it runs, inputs already allocated). It grows linearly in L: "
+                  "nothing of size L x L is allocated.\n", memory_rows(args.threads)]
     text = "\n".join(parts) + "\n"
     print(text)
     if not args.no_write:

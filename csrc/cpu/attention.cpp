@@ -48,6 +48,8 @@ constexpr int64_t kBlockQ = 128;   // query rows per tile
 constexpr int64_t kBlockK = 128;   // keys per tile (also the leading dimension of every tile buffer)
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
+
 // Dropout: key j of query i in head bh is kept when the high 32 bits of a SplitMix64-style hash of
 // (seed, flat index) reach `threshold` = p · 2^32.
 struct Dropout {
@@ -91,12 +93,12 @@ class PackedKeys {
     const int64_t D = p.head_dim, block = j0 / kBlockK, cols = std::min(kBlockK, p.len_k - j0);
     if (hd.index != head_) {
       head_ = hd.index;
-      for (auto& v : valid_) v.assign(static_cast<size_t>(blocks_of(p)), 0);
+      for (auto& v : valid_) v.assign(static_cast<size_t>(blocks(p.len_k, kBlockK)), 0);
     }
     const bool transposed = op == kKeysT || op == kValuesT;
     const int64_t stride = transposed ? gemm_packed_b_size(D, kBlockK) : gemm_packed_b_size(kBlockK, D);
     if (base_[op] == nullptr) {
-      storage_[op].resize(static_cast<size_t>(blocks_of(p) * stride + 16));
+      storage_[op].resize(static_cast<size_t>(blocks(p.len_k, kBlockK) * stride + 16));
       const auto address = reinterpret_cast<uintptr_t>(storage_[op].data());
       base_[op] = reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});  // 64-byte aligned panels
     }
@@ -113,7 +115,6 @@ class PackedKeys {
   }
 
  private:
-  static int64_t blocks_of(const AttentionParams& p) { return (p.len_k + kBlockK - 1) / kBlockK; }
   int64_t head_ = -1;
   std::vector<float> storage_[kOperands];
   float* base_[kOperands] = {};
@@ -233,7 +234,7 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
   std::fill(t.l.begin(), t.l.end(), 0.0f);
   const int64_t end = key_end(p, i0, rows);
   for (int64_t j0 = 0; j0 < end; j0 += kBlockK) {
-    const int64_t cols = std::min(kBlockK, p.len_k - j0);  // whole blocks: the packed operands hold whole blocks
+    const int64_t cols = std::min(kBlockK, p.len_k - j0);  // whole blocks, as the packed operands hold
     float* s = t.s.data();
     scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
     for (int64_t r = 0; r < rows; ++r) {
@@ -315,8 +316,6 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
     gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, t.packs.get(p, hd, j0, PackedKeys::kKeys), 1.0f, dq,
                      D);
 }
-
-int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
 
 }  // namespace
 
