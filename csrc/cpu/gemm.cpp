@@ -244,8 +244,9 @@ void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const fl
   }
 }
 
-// Below this many flops per thread, waking another thread costs more than it saves.
-constexpr double kMinFlopsPerThread = 1 << 18;
+// Below this many flops per thread, waking another thread costs more than it saves (and on a busy
+// machine a descheduled worker can stall the whole region).
+constexpr double kMinFlopsPerThread = 1 << 20;  // about 10 us of one core: well above fork-join cost
 
 // Splits C into per-thread stripes of whole register tiles (along whichever of M, N has more tiles)
 // and runs the serial blocked loop on each.

@@ -26,7 +26,7 @@ def _add_train(sub) -> None:
     train.add_argument("--label-column", default="label",
                        help="column (or JSON key) holding the label (default: label)")
     train.add_argument("--model", choices=MODEL_NAMES, default="textcnn", help="architecture (default: textcnn)")
-    train.add_argument("--epochs", type=_positive_int, default=4)
+    train.add_argument("--epochs", type=_positive_int, default=6)
     train.add_argument("--batch-size", type=_positive_int, default=32)
     train.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (default: 5e-3)")
     train.add_argument("--max-len", type=_positive_int, default=150, help="tokens kept per text (default: 150)")

@@ -98,7 +98,7 @@ def split_train_validation(labels: np.ndarray, validation_fraction: float, seed:
 
 
 def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: str = "textcnn",
-          epochs: int = 4, batch_size: int = 32, learning_rate: float = 5e-3, validation_fraction: float = 0.2,
+          epochs: int = 6, batch_size: int = 32, learning_rate: float = 5e-3, validation_fraction: float = 0.2,
           num_words: int = 10000, max_len: int = 150, embed_dim: int = 64, hidden: int = 64, seed: int = 0,
           verbose: int = 1, log=print) -> dict:
     """Trains and saves a classifier; returns ``{"val_accuracy", "report", "history", "files"}``."""

@@ -24,6 +24,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .autograd import no_grad
+from .callbacks import History, plot_history
 from .random import generator
 from .tensor import Tensor, tensor
 
@@ -212,7 +213,7 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
         raise ValueError("fit: the validation data holds no samples")
     sample_weight = _sample_weights(class_weight, y)
 
-    history = callbacks_module.History()
+    history = History()
     steps = math.ceil(samples / batch_size)
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "samples": samples}
     user_callbacks = list(callbacks or [])
@@ -349,4 +350,4 @@ def predict(model, x, batch_size: int = 32, verbose=1) -> np.ndarray:
     return np.concatenate(outputs, axis=0)
 
 
-__all__ = ["OPTIMIZERS", "TrainingConfig", "compile", "evaluate", "fit", "predict"]
+__all__ = ["History", "OPTIMIZERS", "TrainingConfig", "compile", "evaluate", "fit", "plot_history", "predict"]
