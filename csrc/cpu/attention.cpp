@@ -25,8 +25,8 @@
 // second owns query blocks (dq), each recomputing P. Both accumulate dq over key blocks in the same
 // order, so they give identical results.
 //
-// Every product whose right operand is a key block (Kᵀ, V, Vᵀ, K) reads it packed once per thread and
-// head (gemm_pack_b), not re-packed for each query block.
+// Every tile product reads its right operand (a block of K, V, q or dout) packed once per thread and head
+// (gemm_pack_b), not re-packed for each tile.
 #include "seqkernels/attention.h"
 
 #include <algorithm>
@@ -81,35 +81,39 @@ Head head_at(const AttentionParams& p, int64_t bh, const float* q, const float* 
   return {bh / p.heads, bh % p.heads, bh, q + bh * p.len_q * D, k + bh * p.len_k * D, v + bh * p.len_k * D};
 }
 
-// The key blocks of one head as packed GEMM B operands (gemm_pack_b), each packed on first use and reused by
-// every query block this thread meets the key block with: Kᵀ for S = q kᵀ, V for out += P v, Vᵀ for
-// dP = dout vᵀ and K for dq += dS k. Storage is O(Lk · D) per thread. Blocks are packed whole
-// (min(kBlockK, Lk - j0) keys), so every product over a key block uses its whole width.
-class PackedKeys {
+// The blocks of one head's matrices that serve as the right operand of a tile product, packed for the GEMM
+// (gemm_pack_b) on first use and reused by every tile this thread computes with them: key blocks as Kᵀ
+// (S = q kᵀ), V (out += P v), Vᵀ (dP = dout vᵀ) and K (dq += dS k); query blocks as q (dk += dSᵀ q) and
+// dout (dv += P̃ᵀ dout). Storage is O((Lq + Lk) · D) per thread. Blocks are packed whole (a key block holds
+// min(kBlockK, Lk - j0) keys), so every product over a block spans its whole width.
+class PackedBlocks {
  public:
-  enum Operand { kKeysT, kValues, kValuesT, kKeys, kOperands };
+  enum Operand { kKeysT, kValues, kValuesT, kKeys, kQueries, kGradOut, kOperands };
 
-  const float* get(const AttentionParams& p, const Head& hd, int64_t j0, Operand op) {
-    const int64_t D = p.head_dim, block = j0 / kBlockK, cols = std::min(kBlockK, p.len_k - j0);
-    if (hd.index != head_) {
-      head_ = hd.index;
-      for (auto& v : valid_) v.assign(static_cast<size_t>(blocks(p.len_k, kBlockK)), 0);
+  // The block of `op` starting at row r0 of `source` (that head's row-major matrix, D columns).
+  const float* get(const AttentionParams& p, int64_t head, Operand op, int64_t r0, const float* source) {
+    const int64_t D = p.head_dim;
+    const bool query_side = op == kQueries || op == kGradOut, transposed = op == kKeysT || op == kValuesT;
+    const int64_t block = query_side ? kBlockQ : kBlockK, total = query_side ? p.len_q : p.len_k;
+    const int64_t index = r0 / block, rows = std::min(block, total - r0);
+    if (head != head_) {
+      head_ = head;
+      for (auto& v : valid_) v.clear();
     }
-    const bool transposed = op == kKeysT || op == kValuesT;
-    const int64_t stride = transposed ? gemm_packed_b_size(D, kBlockK) : gemm_packed_b_size(kBlockK, D);
+    const int64_t stride = transposed ? gemm_packed_b_size(D, block) : gemm_packed_b_size(block, D);
     if (base_[op] == nullptr) {
-      storage_[op].resize(static_cast<size_t>(blocks(p.len_k, kBlockK) * stride + 16));
+      storage_[op].resize(static_cast<size_t>(blocks(total, block) * stride + 16));
       const auto address = reinterpret_cast<uintptr_t>(storage_[op].data());
       base_[op] = reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});  // 64-byte aligned panels
     }
-    float* dst = base_[op] + block * stride;
-    if (!valid_[op][block]) {
-      const float* src = (op == kKeysT || op == kKeys ? hd.k : hd.v) + j0 * D;
+    if (valid_[op].empty()) valid_[op].assign(static_cast<size_t>(blocks(total, block)), 0);
+    float* dst = base_[op] + index * stride;
+    if (!valid_[op][index]) {
       if (transposed)
-        gemm_pack_b(true, D, cols, src, D, dst);
+        gemm_pack_b(true, D, rows, source + r0 * D, D, dst);
       else
-        gemm_pack_b(false, cols, D, src, D, dst);
-      valid_[op][block] = 1;
+        gemm_pack_b(false, rows, D, source + r0 * D, D, dst);
+      valid_[op][index] = 1;
     }
     return dst;
   }
@@ -125,7 +129,7 @@ class PackedKeys {
 struct Tiles {
   std::vector<float> s, ds, keep;
   std::vector<float> m, l;
-  PackedKeys packs;
+  PackedBlocks packs;
   Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
 };
 
@@ -141,10 +145,10 @@ int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
 
 // s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
 void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
-                 float* s, PackedKeys& packs) {
+                 float* s, PackedBlocks& packs) {
   const int64_t D = p.head_dim;
-  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * D, D, packs.get(p, hd, j0, PackedKeys::kKeysT), 0.0f,
-                   s, kBlockK);
+  const float* keys_t = packs.get(p, hd.index, PackedBlocks::kKeysT, j0, hd.k);
+  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * D, D, keys_t, 0.0f, s, kBlockK);
   const AttentionMask& mk = p.mask;
   if (mk.kind != AttentionMask::Kind::none) {
     const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
@@ -256,7 +260,8 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
     }
-    gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, t.packs.get(p, hd, j0, PackedKeys::kValues), 1.0f, o, D);
+    const float* values = t.packs.get(p, hd.index, PackedBlocks::kValues, j0, hd.v);
+    gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, values, 1.0f, o, D);
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (t.l[r] == 0.0f) {  // fully masked row
@@ -297,10 +302,11 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
         for (int64_t c = 0; c < cols; ++c) ds[r * kBlockK + c] = s[r * kBlockK + c] * keep[r * kBlockK + c];
       dropped = ds;
     }
-    gemm(true, false, cols, D, rows, 1.0f, dropped, kBlockK, dout, D, 1.0f, dv, D);
+    const float* grad_out = t.packs.get(p, hd.index, PackedBlocks::kGradOut, i0, g.dout);
+    gemm_prepacked_b(true, cols, D, rows, 1.0f, dropped, kBlockK, grad_out, 1.0f, dv, D);
   }
-  gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, t.packs.get(p, hd, j0, PackedKeys::kValuesT), 0.0f, ds,
-                   kBlockK);  // dP̃
+  const float* values_t = t.packs.get(p, hd.index, PackedBlocks::kValuesT, j0, hd.v);
+  gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, values_t, 0.0f, ds, kBlockK);  // dP̃
   for (int64_t r = 0; r < rows; ++r) {
     const float delta = g.delta[i0 + r];
     float *dsr = ds + r * kBlockK, *pr = s + r * kBlockK;
@@ -311,10 +317,14 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t c = 0; c < cols; ++c) dsr[c] = pr[c] * (dsr[c] - delta);
     }
   }
-  if (dk) gemm(true, false, cols, D, rows, p.scale, ds, kBlockK, hd.q + i0 * D, D, 1.0f, dk, D);
-  if (dq)
-    gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, t.packs.get(p, hd, j0, PackedKeys::kKeys), 1.0f, dq,
-                     D);
+  if (dk) {
+    const float* queries = t.packs.get(p, hd.index, PackedBlocks::kQueries, i0, hd.q);
+    gemm_prepacked_b(true, cols, D, rows, p.scale, ds, kBlockK, queries, 1.0f, dk, D);
+  }
+  if (dq) {
+    const float* keys = t.packs.get(p, hd.index, PackedBlocks::kKeys, j0, hd.k);
+    gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, keys, 1.0f, dq, D);
+  }
 }
 
 }  // namespace
