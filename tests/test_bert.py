@@ -157,6 +157,10 @@ def test_tokenizer_matches_bert_tokenizer_fast(minilm_folder):
     for text in TEXTS:
         assert ours(text) == dict(ref(text)), text
     assert ours.tokenize("unaffable") == ref.tokenize("unaffable")
+    assert ours.encode(TEXTS[1], TEXTS[3]) == ref.encode(TEXTS[1], TEXTS[3])
+    assert ours(TEXTS[6], TEXTS[2], add_special_tokens=False) == dict(ref(TEXTS[6], TEXTS[2], add_special_tokens=False))
+    assert ours(TEXTS[1], add_special_tokens=False, truncation=True, max_length=5) == dict(
+        ref(TEXTS[1], add_special_tokens=False, truncation=True, max_length=5))
     # pairs, truncation strategies and padding, batched, as arrays
     first = ["word " * n for n in (3, 10, 40)]
     second = ["cat " * n for n in (41, 10, 3)]
