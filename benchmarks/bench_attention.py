@@ -22,23 +22,20 @@ ATTENTION_SHAPES = [  # (B, H, L, D, causal)
 ]
 MEMORY_LENGTHS = [1024, 2048, 4096, 8192, 16384]
 
-# Run in a fresh interpreter per length so that ru_maxrss (the peak) reflects that length alone: the
-# inputs and the gradient seed are allocated and touched first, then one forward+backward runs.
+# Run in a fresh interpreter per length, the inputs and gradient seed allocated and touched first: the figure
+# is how far the resident set grows during one forward+backward (sampled while it runs).
 MEMORY_PROBE = r"""
-import resource, sys
+import sys
 import numpy as np
 import seqkernels as sk, seqkernels.functional as F
+from seqkernels.benchmarking import rss_growth
 sk.set_num_threads(int(sys.argv[2]))
 L, D = int(sys.argv[1]), 64
 rng = np.random.default_rng(0)
 q, k, v, g = (rng.standard_normal((1, 1, L, D), dtype=np.float32) for _ in range(4))
 tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))
-small = [sk.tensor(x[:, :, :64], requires_grad=True) for x in (q, k, v)]
-F.scaled_dot_product_attention(*small, is_causal=True).backward(g[:, :, :64])  # load everything lazily loaded
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(g)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024)
+F.scaled_dot_product_attention(tq[:, :, :64], tk[:, :, :64], tv[:, :, :64], is_causal=True).backward(g[:, :, :64])
+print(rss_growth(lambda: F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(g)))
 """
 
 
@@ -87,7 +84,7 @@ def memory_rows(threads):
         extra = int(out.stdout.split()[-1])
         outputs = 4 * L * 64 * 4 + L * 4  # out, dq, dk, dv (L x 64 each) and lse
         rows.append([L, f"{extra / 2**20:.1f}", f"{outputs / 2**20:.1f}", f"{L * L * 4 / 2**20:.0f}"])
-    return format_table(["L", "peak extra RSS MiB", "of which outputs MiB", "an L x L float32 matrix MiB"], rows)
+    return format_table(["L", "peak RSS growth MiB", "of which outputs MiB", "an L x L float32 matrix MiB"], rows)
 
 
 def encoder_layer_row(threads, rounds):
@@ -126,9 +123,9 @@ def main():
              f"seqkernels time (torch runs its own CPU flash-attention kernel).\n",
              attention_rows(args.threads, args.rounds), "", encoder_layer_row(args.threads, args.rounds)]
     if not args.skip_memory:
-        parts += ["", "Peak extra memory of one causal forward+backward, B = H = 1, D = 64 (fresh process per L; "
-                  "ru_maxrss growth after the inputs exist). It grows linearly in L: nothing of size L x L is "
-                  "allocated.\n", memory_rows(args.threads)]
+        parts += ["", "Peak memory growth during one causal forward+backward, B = H = 1, D = 64 (fresh process "
+                  "per L, resident set sampled while it runs, inputs already allocated). It grows linearly in L: "
+                  "nothing of size L x L is allocated.\n", memory_rows(args.threads)]
     text = "\n".join(parts) + "\n"
     print(text)
     if not args.no_write:

@@ -218,3 +218,33 @@ def test_grouped_query_attention(rng):
     with pytest.raises(ValueError, match="enable_gqa"):
         F.scaled_dot_product_attention(tq, sk.tensor(k[:, :1].repeat(4, axis=1)), sk.tensor(v[:, :1].repeat(4, 1)),
                                        enable_gqa=True)
+
+
+def test_memory_stays_linear_in_length():
+    # A fresh interpreter runs forward+backward at L = 8192 (D = 8 keeps it cheap) while a thread samples its
+    # resident set: an L x L float32 score matrix alone would add 256 MiB; the outputs add about 1.2 MiB.
+    import subprocess
+    import sys
+    probe = """
+import numpy as np
+import seqkernels as sk, seqkernels.functional as F
+from seqkernels.benchmarking import rss_growth
+rng = np.random.default_rng(0)
+q, k, v, g = (rng.standard_normal((1, 1, 8192, 8), dtype=np.float32) for _ in range(4))
+tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))
+F.scaled_dot_product_attention(tq[:, :, :64], tk[:, :, :64], tv[:, :, :64]).backward(g[:, :, :64])
+print(rss_growth(lambda: F.scaled_dot_product_attention(tq, tk, tv).backward(g)) / 2**20)
+"""
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert float(out.stdout.split()[-1]) < 32, out.stdout  # MiB
+
+
+def test_nan_propagates_instead_of_looking_masked(rng):
+    # A NaN query row makes every score of that row NaN; it must come out NaN (as torch), not as a
+    # "fully masked" row of zeros. Other rows are unaffected.
+    q, k, v = (rng.standard_normal((1, 2, 5, 8), dtype=np.float32) for _ in range(3))
+    q[0, 1, 2, 3] = np.nan
+    out = F.scaled_dot_product_attention(sk.tensor(q), sk.tensor(k), sk.tensor(v)).numpy()
+    assert np.isnan(out[0, 1, 2]).all()
+    out[0, 1, 2] = 0
+    assert np.isfinite(out).all()

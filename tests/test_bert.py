@@ -157,6 +157,10 @@ def test_tokenizer_matches_bert_tokenizer_fast(minilm_folder):
     for text in TEXTS:
         assert ours(text) == dict(ref(text)), text
     assert ours.tokenize("unaffable") == ref.tokenize("unaffable")
+    assert ours.encode(TEXTS[1], TEXTS[3]) == ref.encode(TEXTS[1], TEXTS[3])
+    assert ours(TEXTS[6], TEXTS[2], add_special_tokens=False) == dict(ref(TEXTS[6], TEXTS[2], add_special_tokens=False))
+    assert ours(TEXTS[1], add_special_tokens=False, truncation=True, max_length=5) == dict(
+        ref(TEXTS[1], add_special_tokens=False, truncation=True, max_length=5))
     # pairs, truncation strategies and padding, batched, as arrays
     first = ["word " * n for n in (3, 10, 40)]
     second = ["cat " * n for n in (41, 10, 3)]
@@ -189,9 +193,12 @@ def test_fine_tuning_reduces_loss(minilm_folder):
                 "A boring, pointless story."]
     enc = tokenizer(positive + negative, padding=True, return_tensors="np")
     labels = np.array([1] * 4 + [0] * 4)
-    model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)
+    with pytest.warns(UserWarning, match="classifier"):  # the new head is reported as newly initialised
+        model = BertForSequenceClassification.from_pretrained(minilm_folder, num_labels=2)
     model.train()
-    optimizer = optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01)
+    # The 30522 x 384 word-embedding table stays frozen (common practice; it halves the step time here).
+    model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    optimizer = optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-4, weight_decay=0.01)
     warmup, total = 1, 6
     schedule = optim.LambdaLR(optimizer, lambda step: min((step + 1) / warmup, (total - step) / (total - warmup)))
     losses = []

@@ -24,10 +24,14 @@
 // heads and does all five products per tile once; otherwise a first pass owns key blocks (dk, dv) and a
 // second owns query blocks (dq), each recomputing P. Both accumulate dq over key blocks in the same
 // order, so they give identical results.
+//
+// Every tile product reads its right operand (a block of K, V, q or dout) packed once per thread and head
+// (gemm_pack_b), not re-packed for each tile.
 #include "seqkernels/attention.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -43,6 +47,8 @@ using V = simd::Vec;
 constexpr int64_t kBlockQ = 128;   // query rows per tile
 constexpr int64_t kBlockK = 128;   // keys per tile (also the leading dimension of every tile buffer)
 constexpr float kInf = std::numeric_limits<float>::infinity();
+
+int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
 
 // Dropout: key j of query i in head bh is kept when the high 32 bits of a SplitMix64-style hash of
 // (seed, flat index) reach `threshold` = p · 2^32.
@@ -64,13 +70,6 @@ struct Dropout {
   }
 };
 
-// Per-thread tile buffers, each kBlockQ x kBlockK with leading dimension kBlockK.
-struct Tiles {
-  std::vector<float> s, ds, keep;
-  std::vector<float> m, l;
-  Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
-};
-
 // One (batch, head): pointers to its rows and its mask offset.
 struct Head {
   int64_t b, h, index;  // index = b * H + h
@@ -81,6 +80,58 @@ Head head_at(const AttentionParams& p, int64_t bh, const float* q, const float* 
   const int64_t D = p.head_dim;
   return {bh / p.heads, bh % p.heads, bh, q + bh * p.len_q * D, k + bh * p.len_k * D, v + bh * p.len_k * D};
 }
+
+// The blocks of one head's matrices that serve as the right operand of a tile product, packed for the GEMM
+// (gemm_pack_b) on first use and reused by every tile this thread computes with them: key blocks as Kᵀ
+// (S = q kᵀ), V (out += P v), Vᵀ (dP = dout vᵀ) and K (dq += dS k); query blocks as q (dk += dSᵀ q) and
+// dout (dv += P̃ᵀ dout). Storage is O((Lq + Lk) · D) per thread. Blocks are packed whole (a key block holds
+// min(kBlockK, Lk - j0) keys), so every product over a block spans its whole width.
+class PackedBlocks {
+ public:
+  enum Operand { kKeysT, kValues, kValuesT, kKeys, kQueries, kGradOut, kOperands };
+
+  // The block of `op` starting at row r0 of `source` (that head's row-major matrix, D columns).
+  const float* get(const AttentionParams& p, int64_t head, Operand op, int64_t r0, const float* source) {
+    const int64_t D = p.head_dim;
+    const bool query_side = op == kQueries || op == kGradOut, transposed = op == kKeysT || op == kValuesT;
+    const int64_t block = query_side ? kBlockQ : kBlockK, total = query_side ? p.len_q : p.len_k;
+    const int64_t index = r0 / block, rows = std::min(block, total - r0);
+    if (head != head_) {
+      head_ = head;
+      for (auto& v : valid_) v.clear();
+    }
+    const int64_t stride = transposed ? gemm_packed_b_size(D, block) : gemm_packed_b_size(block, D);
+    if (base_[op] == nullptr) {
+      storage_[op].resize(static_cast<size_t>(blocks(total, block) * stride + 16));
+      const auto address = reinterpret_cast<uintptr_t>(storage_[op].data());
+      base_[op] = reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});  // 64-byte aligned panels
+    }
+    if (valid_[op].empty()) valid_[op].assign(static_cast<size_t>(blocks(total, block)), 0);
+    float* dst = base_[op] + index * stride;
+    if (!valid_[op][index]) {
+      if (transposed)
+        gemm_pack_b(true, D, rows, source + r0 * D, D, dst);
+      else
+        gemm_pack_b(false, rows, D, source + r0 * D, D, dst);
+      valid_[op][index] = 1;
+    }
+    return dst;
+  }
+
+ private:
+  int64_t head_ = -1;
+  std::vector<float> storage_[kOperands];
+  float* base_[kOperands] = {};
+  std::vector<char> valid_[kOperands];
+};
+
+// Per-thread tile buffers, each kBlockQ x kBlockK with leading dimension kBlockK.
+struct Tiles {
+  std::vector<float> s, ds, keep;
+  std::vector<float> m, l;
+  PackedBlocks packs;
+  Tiles() : s(kBlockQ * kBlockK), ds(kBlockQ * kBlockK), keep(kBlockQ * kBlockK), m(kBlockQ), l(kBlockQ) {}
+};
 
 // A tile of queries [i0, i0 + rows) and keys [j0, ...) has unmasked entries under the causal mask.
 bool tile_visible(const AttentionParams& p, int64_t i0, int64_t rows, int64_t j0) {
@@ -94,9 +145,10 @@ int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
 
 // s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
 void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
-                 float* s) {
+                 float* s, PackedBlocks& packs) {
   const int64_t D = p.head_dim;
-  gemm(false, true, rows, cols, D, p.scale, hd.q + i0 * D, D, hd.k + j0 * D, D, 0.0f, s, kBlockK);
+  const float* keys_t = packs.get(p, hd.index, PackedBlocks::kKeysT, j0, hd.k);
+  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * D, D, keys_t, 0.0f, s, kBlockK);
   const AttentionMask& mk = p.mask;
   if (mk.kind != AttentionMask::Kind::none) {
     const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
@@ -186,13 +238,15 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
   std::fill(t.l.begin(), t.l.end(), 0.0f);
   const int64_t end = key_end(p, i0, rows);
   for (int64_t j0 = 0; j0 < end; j0 += kBlockK) {
-    const int64_t cols = std::min(kBlockK, end - j0);
+    const int64_t cols = std::min(kBlockK, p.len_k - j0);  // whole blocks, as the packed operands hold
     float* s = t.s.data();
-    scores_tile(p, hd, i0, rows, j0, cols, s);
+    scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
     for (int64_t r = 0; r < rows; ++r) {
       float* row = s + r * kBlockK;
       const float m_new = std::max(t.m[r], row_max(row, cols));
-      if (m_new == -kInf) {  // nothing unmasked in this row yet
+      if (m_new == -kInf) {  // nothing unmasked in this row yet (or only NaN scores, which poison l)
+        if (std::any_of(row, row + cols, [](float x) { return std::isnan(x); }))
+          t.l[r] = std::numeric_limits<float>::quiet_NaN();
         std::fill(row, row + cols, 0.0f);
         continue;
       }
@@ -206,7 +260,8 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
     }
-    gemm(false, false, rows, D, cols, 1.0f, s, kBlockK, hd.v + j0 * D, D, 1.0f, o, D);
+    const float* values = t.packs.get(p, hd.index, PackedBlocks::kValues, j0, hd.v);
+    gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, values, 1.0f, o, D);
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (t.l[r] == 0.0f) {  // fully masked row
@@ -231,7 +286,7 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   const int64_t D = p.head_dim;
   float *s = t.s.data(), *ds = t.ds.data(), *keep = t.keep.data();
   const float* dout = g.dout + i0 * D;
-  scores_tile(p, hd, i0, rows, j0, cols, s);
+  scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
   for (int64_t r = 0; r < rows; ++r) {  // s = P; a fully masked row (lse = +inf) has P = 0 exactly
     float* row = s + r * kBlockK;
     if (g.lse[i0 + r] == kInf)
@@ -247,9 +302,11 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
         for (int64_t c = 0; c < cols; ++c) ds[r * kBlockK + c] = s[r * kBlockK + c] * keep[r * kBlockK + c];
       dropped = ds;
     }
-    gemm(true, false, cols, D, rows, 1.0f, dropped, kBlockK, dout, D, 1.0f, dv, D);
+    const float* grad_out = t.packs.get(p, hd.index, PackedBlocks::kGradOut, i0, g.dout);
+    gemm_prepacked_b(true, cols, D, rows, 1.0f, dropped, kBlockK, grad_out, 1.0f, dv, D);
   }
-  gemm(false, true, rows, cols, D, 1.0f, dout, D, hd.v + j0 * D, D, 0.0f, ds, kBlockK);  // dP̃
+  const float* values_t = t.packs.get(p, hd.index, PackedBlocks::kValuesT, j0, hd.v);
+  gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, values_t, 0.0f, ds, kBlockK);  // dP̃
   for (int64_t r = 0; r < rows; ++r) {
     const float delta = g.delta[i0 + r];
     float *dsr = ds + r * kBlockK, *pr = s + r * kBlockK;
@@ -260,11 +317,15 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t c = 0; c < cols; ++c) dsr[c] = pr[c] * (dsr[c] - delta);
     }
   }
-  if (dk) gemm(true, false, cols, D, rows, p.scale, ds, kBlockK, hd.q + i0 * D, D, 1.0f, dk, D);
-  if (dq) gemm(false, false, rows, D, cols, p.scale, ds, kBlockK, hd.k + j0 * D, D, 1.0f, dq, D);
+  if (dk) {
+    const float* queries = t.packs.get(p, hd.index, PackedBlocks::kQueries, i0, hd.q);
+    gemm_prepacked_b(true, cols, D, rows, p.scale, ds, kBlockK, queries, 1.0f, dk, D);
+  }
+  if (dq) {
+    const float* keys = t.packs.get(p, hd.index, PackedBlocks::kKeys, j0, hd.k);
+    gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, keys, 1.0f, dq, D);
+  }
 }
-
-int64_t blocks(int64_t n, int64_t block) { return (n + block - 1) / block; }
 
 }  // namespace
 

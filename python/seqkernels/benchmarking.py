@@ -104,3 +104,32 @@ def write_results_section(results_path, section: str, markdown: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
+
+
+def rss_growth(fn: Callable[[], object], interval: float = 0.0005) -> int:
+    """Bytes by which the process's resident set grows while ``fn()`` runs, at its highest: a thread samples
+    /proc/self/statm (Linux) while fn runs with the GIL released in kernels. Run it in a fresh process so
+    that freed heap memory being reused does not hide allocations."""
+    import threading
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def resident() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    base, peak, done = resident(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], resident())
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        sampler.join()
+    return max(peak[0], resident()) - base

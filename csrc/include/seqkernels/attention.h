@@ -10,7 +10,8 @@
 // probabilities with a counter-based hash of (seed, b, h, i, j) and scales the rest by 1/(1 - p);
 // backward regenerates the same mask from the same seed.
 //
-// Extra memory: forward holds per-thread tiles only; backward adds one float per query row (B·H·Lq).
+// Extra memory: per thread, tiles and the packed key/value blocks of one head (O(Lk·D)); backward adds one
+// float per query row (B·H·Lq). Nothing of size Lq x Lk is ever allocated.
 #pragma once
 #include <cstdint>
 

@@ -1,3 +1,6 @@
 """Ready-made models for text: TextCNN, RNN classifiers and taggers, Transformer encoder, BERT."""
 from .textcnn import TextCNN
 from .rnn import RNNClassifier, RNNTagger
+from .bert import (BertConfig, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
+                   BertModel)
+from .bert_tokenizer import BertTokenizer

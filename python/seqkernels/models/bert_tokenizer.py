@@ -202,9 +202,10 @@ class BertTokenizer:
             n2 = budget - n1
         return first[:n1], second[:n2]
 
-    def encode(self, text: str, text_pair: Optional[str] = None, truncation=False,
-               max_length: Optional[int] = None) -> Dict[str, List[int]]:
-        """[CLS] text [SEP] (text_pair [SEP]) as input_ids, token_type_ids and attention_mask lists."""
+    def encode_plus(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True,
+                    truncation=False, max_length: Optional[int] = None) -> Dict[str, List[int]]:
+        """[CLS] text [SEP] (text_pair [SEP]) as input_ids, token_type_ids and attention_mask lists (without the
+        special tokens when ``add_special_tokens`` is False)."""
         first = self.convert_tokens_to_ids(self.tokenize(text))
         second = None if text_pair is None else self.convert_tokens_to_ids(self.tokenize(text_pair))
         if truncation:
@@ -213,16 +214,23 @@ class BertTokenizer:
                 raise ValueError(f"BertTokenizer: truncation must be True, False, 'longest_first', 'only_first' "
                                  f"or 'only_second', got {truncation!r}")
             limit = self.model_max_length if max_length is None else max_length
-            first, second = self._truncate(first, second, limit - (2 if second is None else 3), strategy)
-        ids = [self.cls_token_id] + first + [self.sep_token_id]
+            specials = (2 if second is None else 3) if add_special_tokens else 0
+            first, second = self._truncate(first, second, limit - specials, strategy)
+        cls, sep = ([self.cls_token_id], [self.sep_token_id]) if add_special_tokens else ([], [])
+        ids = cls + first + sep
         types = [0] * len(ids)
         if second is not None:
-            ids += second + [self.sep_token_id]
-            types += [1] * (len(second) + 1)
+            ids += second + sep
+            types += [1] * (len(second) + len(sep))
         return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
 
-    def __call__(self, text, text_pair=None, padding=False, truncation=False, max_length: Optional[int] = None,
-                 return_tensors: Optional[str] = None):
+    def encode(self, text: str, text_pair: Optional[str] = None, add_special_tokens: bool = True,
+               truncation=False, max_length: Optional[int] = None) -> List[int]:
+        """The input ids alone (Hugging Face's ``encode``)."""
+        return self.encode_plus(text, text_pair, add_special_tokens, truncation, max_length)["input_ids"]
+
+    def __call__(self, text, text_pair=None, add_special_tokens: bool = True, padding=False, truncation=False,
+                 max_length: Optional[int] = None, return_tensors: Optional[str] = None):
         """Hugging Face's call: ``text`` a str or a list of str (``text_pair`` alike); ``padding`` False,
         True / "longest" (to the longest in the batch) or "max_length"; ``truncation`` False, True /
         "longest_first", "only_first", "only_second"; ``return_tensors`` None (lists) or "np" (int64 arrays)."""
@@ -231,7 +239,7 @@ class BertTokenizer:
         pairs = [None] * len(texts) if text_pair is None else ([text_pair] if single else list(text_pair))
         if len(pairs) != len(texts):
             raise ValueError(f"BertTokenizer: {len(texts)} texts but {len(pairs)} text pairs")
-        encoded = [self.encode(a, b, truncation, max_length) for a, b in zip(texts, pairs)]
+        encoded = [self.encode_plus(a, b, add_special_tokens, truncation, max_length) for a, b in zip(texts, pairs)]
         if padding is True or padding == "longest":
             target = max(len(e["input_ids"]) for e in encoded)
         elif padding == "max_length":

@@ -22,12 +22,12 @@ def _as_4d(x: np.ndarray) -> np.ndarray:
 
 def _mask_as_4d(mask, leading, len_q, len_k):
     """The mask, broadcastable to leading + (Lq, Lk), as something broadcastable to the 4-D problem."""
-    if mask is None or len(leading) == 2:
-        return mask
+    if mask is None or mask.ndim <= 2 or len(leading) == 2:
+        return mask  # it broadcasts over the (B, H) of the kernel as it is
     if len(leading) == 1:
-        return mask[:, None] if mask.ndim == 3 else mask
-    # more than two leading dims were folded into one: the mask must be folded alike (a broadcast view
-    # is reshaped, which copies only what the fold needs).
+        return mask[:, None]  # (N, Lq, Lk) -> (N, 1, Lq, Lk)
+    # More than two leading dims were folded into one; a mask with leading dims of its own is folded alike
+    # (this copies it when it was a broadcast view).
     return np.broadcast_to(mask, tuple(leading) + (len_q, len_k)).reshape(-1, 1, len_q, len_k)
 
 
@@ -100,8 +100,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         and key.shape[-3] > 0 and query.shape[-3] % key.shape[-3] == 0)
     if not heads_match or value.shape != key.shape or key.shape[-1] != query.shape[-1]:
         raise ValueError("scaled_dot_product_attention: expected query (..., Lq, D) and key, value (..., Lk, D) "
-                         f"with equal leading dims (or, with enable_gqa, key heads dividing query heads) and D, got query {tuple(query.shape)}, key {tuple(key.shape)}, "
-                         f"value {tuple(value.shape)}")
+                         "with equal leading dims (or, with enable_gqa, key heads dividing query heads) and D, got "
+                         f"query {tuple(query.shape)}, key {tuple(key.shape)}, value {tuple(value.shape)}")
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     mask = None
