@@ -187,3 +187,22 @@ def test_linear_warmup_matches_transformers():
                              lambda o: transformers.get_linear_schedule_with_warmup(o, 5, 20))
     assert got == want
     assert got[0] == [0.0, 0.0] and got[5] == [0.1, 0.02] and got[20] == [0.0, 0.0]
+
+
+def test_keras_style_optimizer_is_bound_by_compile():
+    # DESIGN.md's seed example: model.compile(optimizer=Adam(lr), ...) with no parameters given
+    from seqkernels import losses
+    sk.manual_seed(0)
+    model = sk.nn.Linear(3, 2)
+    opt = sk.optim.Adam(0.05)
+    assert opt.param_groups == [] and opt.defaults["lr"] == 0.05
+    with pytest.raises(RuntimeError, match="no parameters to update"):
+        opt.step()
+    model.compile(optimizer=opt, loss=losses.SparseCategoricalCrossentropy(from_logits=True))
+    assert [p for g in opt.param_groups for p in g["params"]] == list(model.parameters())
+    before = model.weight.data.copy()
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    model.fit(x, np.arange(8) % 2, epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(model.weight.data, before)
+    with pytest.raises(RuntimeError, match="already has parameters"):
+        opt.bind(model.parameters())

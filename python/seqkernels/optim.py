@@ -12,6 +12,7 @@ formulas operation by operation, so trajectories agree with torch.optim to float
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Dict, Iterable, List
 
 import numpy as np
@@ -50,6 +51,14 @@ def _non_negative(value, name: str, optimizer: str) -> None:
         raise ValueError(f"{optimizer}: invalid {name}: {value} (must be >= 0)")
 
 
+def _keras_style(params, lr):
+    """``Adam(1e-3)`` (Keras: the learning rate first, no parameters yet) as well as torch's
+    ``Adam(model.parameters(), lr=1e-3)``: a number in the first place is the learning rate."""
+    if isinstance(params, numbers.Real) and not isinstance(params, bool):
+        return None, float(params)
+    return params, lr
+
+
 class Optimizer:
     """Base class: ``param_groups`` (each a dict with "params" and the hyperparameters), ``defaults``,
     per-parameter ``state``, ``zero_grad``, ``step``, ``state_dict`` / ``load_state_dict`` in torch's layout
@@ -59,6 +68,15 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: Dict = {}
         self.param_groups: List[Dict] = []
+        if params is not None:
+            self.bind(params)
+
+    def bind(self, params) -> "Optimizer":
+        """Gives an optimizer made without parameters (Keras style, ``Adam(1e-3)``) the parameters it
+        updates; ``model.compile`` calls it with ``model.parameters()``."""
+        if self.param_groups:
+            raise RuntimeError(f"{type(self).__name__}: already has parameters; bind() is for an optimizer made "
+                               "without them")
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of Tensors or dicts, got a Tensor")
         groups = list(params)
@@ -113,6 +131,9 @@ class Optimizer:
     def step(self, closure: Callable | None = None):
         """One update of every parameter that has a gradient; ``closure`` (re-evaluating the loss) is called
         first when given, and its loss returned."""
+        if not self.param_groups:
+            raise RuntimeError(f"{type(self).__name__}: no parameters to update; pass them when creating it or "
+                               "use it in model.compile(optimizer=...), which binds the model's parameters")
         loss = closure() if closure is not None else None
         for group, p, data, grad in self._params_with_grad():
             state = self.state.setdefault(p, {})
@@ -202,8 +223,9 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (torch's buffer rule: the first step's buffer is the
     gradient itself), dampening, Nesterov momentum and L2 weight decay."""
 
-    def __init__(self, params, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
+    def __init__(self, params=None, lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False):
+        params, lr = _keras_style(params, lr)
         for name, value in (("learning rate", lr), ("momentum value", momentum), ("weight_decay value", weight_decay)):
             _non_negative(value, name, "SGD")
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -230,8 +252,9 @@ class Adam(Optimizer):
 
     _decoupled = False
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 amsgrad: bool = False):
+    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, amsgrad: bool = False):
+        params, lr = _keras_style(params, lr)
         name = type(self).__name__
         _non_negative(lr, "learning rate", name)
         _non_negative(eps, "epsilon value", name)
@@ -268,8 +291,8 @@ class AdamW(Adam):
 
     _decoupled = True
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 amsgrad: bool = False):
+    def __init__(self, params=None, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
 
 

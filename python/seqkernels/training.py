@@ -53,6 +53,8 @@ def _make_optimizer(model, optimizer):
         if not callable(getattr(optimizer, method, None)):
             raise TypeError(f"compile: optimizer must be a name or an optimizer with step() and zero_grad(), "
                             f"got {type(optimizer).__name__}")
+    if getattr(optimizer, "param_groups", None) == [] and callable(getattr(optimizer, "bind", None)):
+        optimizer.bind(model.parameters())  # Keras style: Adam(1e-3) made before the model's parameters
     return optimizer
 
 
