@@ -15,6 +15,7 @@ SHAPES = [
     (15, 33, 257), (97, 101, 103), (31, 1, 500), (1, 300, 64), (640, 3, 7),  # tall-skinny / GEMV-like
     (64, 1024, 256), (200, 200, 600),  # LSTM step; K spans several KC blocks
     (3, 100, 37), (13, 64, 1000), (1, 1024, 1024), (7, 33, 5),  # few rows: B read in place, no packing
+    (2048, 1, 2048), (300, 3, 129), (40, 4, 17), (33, 2, 1),  # few columns: matrix-vector products
 ]
 
 

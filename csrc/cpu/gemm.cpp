@@ -282,22 +282,26 @@ void gemm_threaded(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const 
   });
 }
 
-// Few rows of A against B stored N x K (a Linear layer's weight: y = x W^T): every C element is a dot
-// product of two contiguous rows, so nothing is packed. Vectorised along K, four columns of C at a
-// time so each load of A feeds four FMAs; threads split the columns.
+// C = alpha * A B^T + beta * C with the rows of A (M x K) and of B (N x K) both contiguous: every C
+// element is a dot product, so nothing is packed. For few rows of A (y = x W^T with a Linear weight W)
+// or few columns of C (a matrix-vector product). Vectorised along K, four columns of C at a time so
+// each load of A feeds four FMAs; threads split (row block, column block) tasks.
 constexpr int kDotColumns = 4;
+constexpr int64_t kDotRowBlock = 16;
 
-void small_m_dot_products(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void dot_products(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+                  int64_t ldb, float beta, float* C, int64_t ldc) {
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const int64_t blocks = (N + kDotColumns - 1) / kDotColumns;
-  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(blocks * kMinFlopsPerThread / flops));
-  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
-    for (int64_t blk = b0; blk < b1; ++blk) {
-      const int64_t j0 = blk * kDotColumns, jn = std::min<int64_t>(kDotColumns, N - j0);
+  const int64_t col_blocks = (N + kDotColumns - 1) / kDotColumns, row_blocks = (M + kDotRowBlock - 1) / kDotRowBlock;
+  const int64_t tasks = col_blocks * row_blocks;
+  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(tasks * kMinFlopsPerThread / flops));
+  parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t task = t0; task < t1; ++task) {
+      const int64_t j0 = (task % col_blocks) * kDotColumns, jn = std::min<int64_t>(kDotColumns, N - j0);
+      const int64_t i0 = (task / col_blocks) * kDotRowBlock, i1 = std::min(M, i0 + kDotRowBlock);
       const float* rows[kDotColumns];
       for (int c = 0; c < kDotColumns; ++c) rows[c] = B + (j0 + std::min<int64_t>(c, jn - 1)) * ldb;
-      for (int64_t i = 0; i < M; ++i) {
+      for (int64_t i = i0; i < i1; ++i) {
         const float* a = A + i * lda;
         V::T acc[kDotColumns];
         for (int c = 0; c < kDotColumns; ++c) acc[c] = V::zero();
@@ -371,14 +375,24 @@ void small_m_row_streaming(bool ta, int64_t M, int64_t N, int64_t K, float alpha
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   // Few rows: packing B would cost as much as the product itself (measured crossovers on Zen 4).
-  const bool few_rows = M > 0 && N > 0 && K > 0 && alpha != 0.0f && M < (tb ? MR : kStreamingMaxRows + 1);
+  const bool nonempty = M > 0 && N > 0 && K > 0 && alpha != 0.0f;
+  const bool few_rows = nonempty && M < (tb ? MR : kStreamingMaxRows + 1);
   if (few_rows && tb) {
-    if (!ta) return small_m_dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (!ta) return dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     // A stored K x M: copy its M rows out contiguously first (M*K floats, cheap for small M).
     std::vector<float> rows(static_cast<size_t>(M * K));
     for (int64_t k = 0; k < K; ++k)
       for (int64_t i = 0; i < M; ++i) rows[i * K + k] = A[k * lda + i];
-    return small_m_dot_products(M, N, K, alpha, rows.data(), K, B, ldb, beta, C, ldc);
+    return dot_products(M, N, K, alpha, rows.data(), K, B, ldb, beta, C, ldc);
+  }
+  // Few columns (matrix-vector products): the rows of A dotted with op(B)'s columns, gathered
+  // contiguously first when B is row-major (N*K floats, cheap for small N).
+  if (nonempty && !ta && !few_rows && N <= kDotColumns) {
+    if (tb) return dot_products(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    std::vector<float> columns(static_cast<size_t>(N * K));
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < N; ++j) columns[j * K + k] = B[k * ldb + j];
+    return dot_products(M, N, K, alpha, A, lda, columns.data(), K, beta, C, ldc);
   }
   if (few_rows) return small_m_row_streaming(ta, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   gemm_threaded(ta, M, N, K, alpha, A, lda, OnTheFlyB{tb, B, ldb}, beta, C, ldc);
