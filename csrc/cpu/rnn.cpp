@@ -398,7 +398,10 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
   sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih.get(), GH, xw, s.I, 0.0f, dw_ih, s.I);
   sk::gemm(true, false, GH, H, rows, 1.0f, da_hh, GH, saved + cell_saved, width, 0.0f, dw_hh, H);
   if (db_ih) column_sums(da_ih.get(), rows, GH, db_ih);
-  if (db_hh) column_sums(da_hh, rows, GH, db_hh);
+  if (db_hh && db_ih && !Cell::split_hidden_grad)
+    std::memcpy(db_hh, db_ih, GH * sizeof(float));  // the same gradient reaches both biases
+  else if (db_hh)
+    column_sums(da_hh, rows, GH, db_hh);
   if (!dx) return;
   if (!sched.packed) {
     sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
