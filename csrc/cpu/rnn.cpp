@@ -8,8 +8,8 @@
 //   RNN   h' = act(a)
 //   LSTM  i,f,o = sigmoid(a_i, a_f, a_o), g = tanh(a_g);  c' = f c + i g;  h' = o tanh(c')
 //   GRU   r,z = sigmoid(a_r, a_z);  n = tanh(P_n + b_in + r (Q_n + b_hn));  h' = (1 - z) n + z h
-// Saved per (step, sequence) row: the activations above (RNN h'; LSTM i f g o, c, tanh(c'); GRU r z n
-// and Q_n + b_hn) and the incoming state h.
+// Saved per (step, sequence) row: the activations above (RNN h'; LSTM i f g o and c, from which backward
+// recomputes tanh(c'); GRU r z n and Q_n + b_hn) and the incoming state h.
 //
 // Backward through time, from the last step down, with dh = dh_next + dy[row] (and dc for LSTM):
 //   RNN   da = dh * (1 - h'^2) (tanh) or dh * [h' > 0] (relu)
@@ -146,7 +146,7 @@ struct ElmanCell {
 };
 
 struct LstmCell {
-  static constexpr int gates = 4, saved_units = 6;  // i f g o | c | tanh(c')
+  static constexpr int gates = 4, saved_units = 5;  // i f g o | c (backward recomputes tanh(c'))
   static constexpr bool direct_dh = false, split_hidden_grad = false;
   static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
                       float* c, float* y, float* save) {
@@ -164,7 +164,6 @@ struct LstmCell {
       io.store(save + 2 * H + k, g);
       io.store(save + 3 * H + k, o);
       io.store(save + 4 * H + k, c_prev);
-      io.store(save + 5 * H + k, tc);
       io.store(c + k, c_new);
       io.store(h + k, h_new);
       io.store(y + k, h_new);
@@ -173,7 +172,8 @@ struct LstmCell {
   static void backward(int64_t H, const float* save, float* dh, float* dc, float* da_ih, float* da_hh) {
     for_lanes(H, [&](int64_t k, auto io) {
       V i = io.load(save + k), f = io.load(save + H + k), g = io.load(save + 2 * H + k);
-      V o = io.load(save + 3 * H + k), c_prev = io.load(save + 4 * H + k), tc = io.load(save + 5 * H + k);
+      V o = io.load(save + 3 * H + k), c_prev = io.load(save + 4 * H + k);
+      V tc = simd::tanh(Vec::fmadd(f, c_prev, Vec::mul(i, g)));  // exactly forward's tanh(c')
       V d = io.load(dh + k);
       V dct = Vec::fmadd(Vec::mul(d, o), one_minus(Vec::mul(tc, tc)), io.load(dc + k));
       V da[4] = {Vec::mul(Vec::mul(dct, g), Vec::mul(i, one_minus(i))),
