@@ -8,8 +8,8 @@
 //   RNN   h' = act(a)
 //   LSTM  i,f,o = sigmoid(a_i, a_f, a_o), g = tanh(a_g);  c' = f c + i g;  h' = o tanh(c')
 //   GRU   r,z = sigmoid(a_r, a_z);  n = tanh(P_n + b_in + r (Q_n + b_hn));  h' = (1 - z) n + z h
-// Saved per (step, sequence) row: the activations above (RNN h'; LSTM i f g o, c, tanh(c'); GRU r z n
-// and Q_n + b_hn) and the incoming state h.
+// Saved per (step, sequence) row: the activations above (RNN h'; LSTM i f g o and c, from which backward
+// recomputes tanh(c'); GRU r z n and Q_n + b_hn) and the incoming state h.
 //
 // Backward through time, from the last step down, with dh = dh_next + dy[row] (and dc for LSTM):
 //   RNN   da = dh * (1 - h'^2) (tanh) or dh * [h' > 0] (relu)
@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -44,9 +45,34 @@
 namespace sk {
 namespace {
 
-std::unique_ptr<float[]> uninitialized(int64_t n) {
-  return std::unique_ptr<float[]>(new float[std::max<int64_t>(n, 1)]);
-}
+// The temporaries of a layer call (input projection, gate gradients, packed weights, states) are carved
+// from one buffer per calling thread that grows and is reused: fresh pages would be faulted in and zeroed
+// by the OS on every call, which costs about a tenth of the call. Chunks are rounded up to 16 floats.
+class Workspace {
+ public:
+  explicit Workspace(std::initializer_list<int64_t> sizes) {
+    int64_t total = 0;
+    for (int64_t n : sizes) total += rounded(n);
+    thread_local std::unique_ptr<float[]> buffer;
+    thread_local int64_t capacity = 0;
+    if (total > capacity) {
+      buffer.reset();
+      buffer.reset(new float[total]);
+      capacity = total;
+    }
+    next_ = buffer.get();
+  }
+  // The next chunk of n floats (in the order the sizes were given).
+  float* take(int64_t n) {
+    float* p = next_;
+    next_ += rounded(n);
+    return p;
+  }
+
+ private:
+  static int64_t rounded(int64_t n) { return (n + 15) / 16 * 16; }
+  float* next_;
+};
 
 // ---- cells: the fused pointwise pass of one (step, sequence) row ---------------------------------------
 // forward(H, p, q, b_ih, b_hh, h, c, y, save): p = x W_ih^T row, q = h W_hh^T row (G*H each); h (and c)
@@ -120,7 +146,7 @@ struct ElmanCell {
 };
 
 struct LstmCell {
-  static constexpr int gates = 4, saved_units = 6;  // i f g o | c | tanh(c')
+  static constexpr int gates = 4, saved_units = 5;  // i f g o | c (backward recomputes tanh(c'))
   static constexpr bool direct_dh = false, split_hidden_grad = false;
   static void forward(int64_t H, const float* p, const float* q, const float* b_ih, const float* b_hh, float* h,
                       float* c, float* y, float* save) {
@@ -138,7 +164,6 @@ struct LstmCell {
       io.store(save + 2 * H + k, g);
       io.store(save + 3 * H + k, o);
       io.store(save + 4 * H + k, c_prev);
-      io.store(save + 5 * H + k, tc);
       io.store(c + k, c_new);
       io.store(h + k, h_new);
       io.store(y + k, h_new);
@@ -147,7 +172,8 @@ struct LstmCell {
   static void backward(int64_t H, const float* save, float* dh, float* dc, float* da_ih, float* da_hh) {
     for_lanes(H, [&](int64_t k, auto io) {
       V i = io.load(save + k), f = io.load(save + H + k), g = io.load(save + 2 * H + k);
-      V o = io.load(save + 3 * H + k), c_prev = io.load(save + 4 * H + k), tc = io.load(save + 5 * H + k);
+      V o = io.load(save + 3 * H + k), c_prev = io.load(save + 4 * H + k);
+      V tc = simd::tanh(Vec::fmadd(f, c_prev, Vec::mul(i, g)));  // exactly forward's tanh(c')
       V d = io.load(dh + k);
       V dct = Vec::fmadd(Vec::mul(d, o), one_minus(Vec::mul(tc, tc)), io.load(dc + k));
       V da[4] = {Vec::mul(Vec::mul(dct, g), Vec::mul(i, one_minus(i))),
@@ -271,12 +297,13 @@ struct Schedule {
   }
 };
 
-// The input in work-row order: x itself, or its real rows gathered into `storage`.
-const float* work_input(const Schedule& sched, const float* x, std::unique_ptr<float[]>& storage) {
+// Floats work_input needs for its gathered copy.
+int64_t work_input_size(const Schedule& sched) { return sched.packed ? sched.work_rows * sched.s.I : 0; }
+// The input in work-row order: x itself, or its real rows gathered into `storage` (work_input_size floats).
+const float* work_input(const Schedule& sched, const float* x, float* storage) {
   if (!sched.packed) return x;
   const int64_t I = sched.s.I;
-  storage = uninitialized(sched.work_rows * I);
-  float* xw = storage.get();
+  float* xw = storage;
   sched.for_each_real_row([&](int64_t w, int64_t r) { std::memcpy(xw + w * I, x + r * I, I * sizeof(float)); });
   return xw;
 }
@@ -304,16 +331,17 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
   if (!b_ih) b_ih = zero_bias.data();
   if (!b_hh) b_hh = zero_bias.data();
 
-  std::unique_ptr<float[]> x_storage;
-  const float* xw = work_input(sched, x, x_storage);
-  auto proj = uninitialized(sched.work_rows * GH);  // x W_ih^T for every real step
-  sk::gemm(false, true, sched.work_rows, GH, s.I, 1.0f, xw, s.I, w_ih, s.I, 0.0f, proj.get(), GH);
+  const int64_t packed_size = gemm_packed_b_size(H, GH), scratch_size = saved ? 0 : s.B * width;
+  Workspace ws({work_input_size(sched), sched.work_rows * GH, packed_size, s.B * H, s.B * H, s.B * GH,
+                scratch_size});
+  const float* xw = work_input(sched, x, ws.take(work_input_size(sched)));
+  float* proj = ws.take(sched.work_rows * GH);  // x W_ih^T for every real step
+  sk::gemm(false, true, sched.work_rows, GH, s.I, 1.0f, xw, s.I, w_ih, s.I, 0.0f, proj, GH);
 
   // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
-  auto w_hh_packed = uninitialized(gemm_packed_b_size(H, GH));  // W_hh^T, packed once for every step
-  sk::gemm_pack_b(true, H, GH, w_hh, H, w_hh_packed.get());
-  auto h = uninitialized(s.B * H), c = uninitialized(s.B * H), q = uninitialized(s.B * GH);
-  std::unique_ptr<float[]> scratch = saved ? nullptr : uninitialized(s.B * width);
+  float* w_hh_packed = ws.take(packed_size);  // W_hh^T, packed once for every step
+  sk::gemm_pack_b(true, H, GH, w_hh, H, w_hh_packed);
+  float *h = ws.take(s.B * H), *c = ws.take(s.B * H), *q = ws.take(s.B * GH), *scratch = ws.take(scratch_size);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     for (int64_t k = 0; k < H; ++k) {
@@ -327,21 +355,21 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
     for (int64_t step = 0; step < s.T; ++step) {
       const int64_t n = sched.running(step, j0, j1);
       if (n == 0) break;
-      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h.get() + j0 * H, H, w_hh_packed.get(), 0.0f, q.get() + j0 * GH,
+      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h + j0 * H, H, w_hh_packed, 0.0f, q + j0 * GH,
                            GH);
       for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
-        float* save = saved ? saved + w * width : scratch.get() + j * width;
-        std::memcpy(save + cell_saved, h.get() + j * H, H * sizeof(float));
-        Cell::forward(H, proj.get() + w * GH, q.get() + j * GH, b_ih, b_hh, h.get() + j * H, c.get() + j * H,
+        float* save = saved ? saved + w * width : scratch + j * width;
+        std::memcpy(save + cell_saved, h + j * H, H * sizeof(float));
+        Cell::forward(H, proj + w * GH, q + j * GH, b_ih, b_hh, h + j * H, c + j * H,
                       y + sched.row(step, b) * y_ld, save);
       }
     }
   });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
-    std::memcpy(h_n + b * H, h.get() + j * H, H * sizeof(float));
-    if (c_n) std::memcpy(c_n + b * H, c.get() + j * H, H * sizeof(float));
+    std::memcpy(h_n + b * H, h + j * H, H * sizeof(float));
+    if (c_n) std::memcpy(c_n + b * H, c + j * H, H * sizeof(float));
   }
 }
 
@@ -356,13 +384,15 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
   const int64_t rows = sched.work_rows;
 
   // Gradients of the input and hidden projections for every work row (one array when they coincide).
-  auto da_ih = uninitialized(rows * GH);
-  std::unique_ptr<float[]> da_hh_split = Cell::split_hidden_grad ? uninitialized(rows * GH) : nullptr;
-  float* da_hh = Cell::split_hidden_grad ? da_hh_split.get() : da_ih.get();
+  const int64_t packed_size = gemm_packed_b_size(GH, H), split_size = Cell::split_hidden_grad ? rows * GH : 0;
+  Workspace ws({rows * GH, split_size, packed_size, s.B * H, s.B * H, s.B * GH, work_input_size(sched)});
+  float* da_ih = ws.take(rows * GH);
+  float* da_hh_split = ws.take(split_size);
+  float* da_hh = Cell::split_hidden_grad ? da_hh_split : da_ih;
 
-  auto w_hh_packed = uninitialized(gemm_packed_b_size(GH, H));  // W_hh, packed once for every step
-  sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed.get());
-  auto dh = uninitialized(s.B * H), dc = uninitialized(s.B * H), da_step = uninitialized(s.B * GH);
+  float* w_hh_packed = ws.take(packed_size);  // W_hh, packed once for every step
+  sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed);
+  float *dh = ws.take(s.B * H), *dc = ws.take(s.B * H), *da_step = ws.take(s.B * GH);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
     for (int64_t k = 0; k < H; ++k) {
@@ -376,37 +406,40 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
       if (n == 0) continue;
       for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
-        float* dhj = dh.get() + j * H;
+        float* dhj = dh + j * H;
         const float* dyr = dy + sched.row(step, b) * dy_ld;
 #pragma omp simd
         for (int64_t k = 0; k < H; ++k) dhj[k] += dyr[k];
-        float* da_h = da_step.get() + j * GH;
-        Cell::backward(H, saved + w * width, dhj, dc.get() + j * H, da_ih.get() + w * GH, da_h);
+        float* da_h = da_step + j * GH;
+        Cell::backward(H, saved + w * width, dhj, dc + j * H, da_ih + w * GH, da_h);
         if (Cell::split_hidden_grad) std::memcpy(da_hh + w * GH, da_h, GH * sizeof(float));
       }
-      sk::gemm_prepacked_b(false, n, H, GH, 1.0f, da_step.get() + j0 * GH, GH, w_hh_packed.get(),
-                           Cell::direct_dh ? 1.0f : 0.0f, dh.get() + j0 * H, H);
+      sk::gemm_prepacked_b(false, n, H, GH, 1.0f, da_step + j0 * GH, GH, w_hh_packed,
+                           Cell::direct_dh ? 1.0f : 0.0f, dh + j0 * H, H);
     }
   });
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
-    if (dh0) std::memcpy(dh0 + b * H, dh.get() + j * H, H * sizeof(float));
-    if (dc0) std::memcpy(dc0 + b * H, dc.get() + j * H, H * sizeof(float));
+    if (dh0) std::memcpy(dh0 + b * H, dh + j * H, H * sizeof(float));
+    if (dc0) std::memcpy(dc0 + b * H, dc + j * H, H * sizeof(float));
   }
-  std::unique_ptr<float[]> x_storage;
+  float* x_storage = ws.take(work_input_size(sched));
   const float* xw = work_input(sched, x, x_storage);
-  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih.get(), GH, xw, s.I, 0.0f, dw_ih, s.I);
+  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih, GH, xw, s.I, 0.0f, dw_ih, s.I);
   sk::gemm(true, false, GH, H, rows, 1.0f, da_hh, GH, saved + cell_saved, width, 0.0f, dw_hh, H);
-  if (db_ih) column_sums(da_ih.get(), rows, GH, db_ih);
-  if (db_hh) column_sums(da_hh, rows, GH, db_hh);
+  if (db_ih) column_sums(da_ih, rows, GH, db_ih);
+  if (db_hh && db_ih && !Cell::split_hidden_grad)
+    std::memcpy(db_hh, db_ih, GH * sizeof(float));  // the same gradient reaches both biases
+  else if (db_hh)
+    column_sums(da_hh, rows, GH, db_hh);
   if (!dx) return;
   if (!sched.packed) {
-    sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
+    sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih, GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
     return;
   }
   // Packed: dX of the real rows into the (reused) gathered-input buffer, then scattered; padded rows get 0.
-  float* dxw = x_storage.get();
-  sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih.get(), GH, w_ih, s.I, 0.0f, dxw, s.I);
+  float* dxw = x_storage;
+  sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih, GH, w_ih, s.I, 0.0f, dxw, s.I);
   if (!accumulate_dx)
     for (int64_t b = 0; b < s.B; ++b)
       for (int64_t t = sched.length[b]; t < s.T; ++t) std::fill_n(dx + row_of(s, t, b) * s.I, s.I, 0.0f);

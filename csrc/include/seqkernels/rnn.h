@@ -17,6 +17,9 @@
 // Lengths (nullptr: every sequence is T long): 1 <= lengths[b] <= T. Sequence b runs over steps
 // 0 .. len_b - 1 (the reverse direction from len_b - 1 down to 0); its padded steps output zeros and
 // h_n / c_n are its state after its last real step — the semantics of torch's packed sequences.
+//
+// Temporaries come from a buffer per calling thread that is kept between calls (it grows to the largest
+// call's need, about T*B*G*H floats plus the packed W_hh), so repeated calls touch no fresh pages.
 #pragma once
 #include <cstdint>
 
