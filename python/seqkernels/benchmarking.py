@@ -2,7 +2,9 @@
 
 How we measure (DESIGN.md): every contender runs the same workload in one process at the same thread
 count; rounds alternate between contenders so that machine noise hits all of them alike; each round
-repeats a call until it lasts ``min_time``; the figure is the median over rounds.
+repeats a call until it lasts ``min_time``; the figure is the median over rounds. Between contenders the
+process idles for ``settle`` seconds: thread pools busy-wait after a call (OpenBLAS's workers spin for
+about 0.1 s), and without the pause a library's spinning workers take the cores of the one timed next.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Callable, Dict, Optional
 
 
 def median_times(contenders: Dict[str, Callable[[], object]], rounds: int = 7,
-                 min_time: float = 0.05) -> Dict[str, float]:
+                 min_time: float = 0.05, settle: float = 0.2) -> Dict[str, float]:
     """Median seconds per call of each contender, alternating contenders round by round."""
     calls = {}
     for name, fn in contenders.items():  # warm up and size the inner loop of each contender
@@ -29,6 +31,7 @@ def median_times(contenders: Dict[str, Callable[[], object]], rounds: int = 7,
     for _ in range(rounds):
         for name, fn in contenders.items():
             n = calls[name]
+            time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()
