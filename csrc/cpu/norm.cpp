@@ -52,6 +52,42 @@ void layer_norm_forward(const float* x, const float* weight, const float* bias, 
   });
 }
 
+namespace {
+
+// dx for rows [r0, r1), and (kReduce) their dy * xhat and dy column sums added into pw / pb. Templated
+// on the options so each loop body is branch-free and vectorises.
+template <bool kWeight, bool kReduce>
+void layer_norm_backward_rows(const float* __restrict dy, const float* __restrict x, const float* __restrict weight,
+                              const float* mean, const float* rstd, float* __restrict dx, float* __restrict pw,
+                              float* __restrict pb, int64_t r0, int64_t r1, int64_t dim) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* __restrict xr = x + r * dim;
+    const float* __restrict gr = dy + r * dim;
+    float* __restrict dxr = dx + r * dim;
+    const float mu = mean[r], rs = rstd[r];
+    float sum_g = 0.0f, sum_gx = 0.0f;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
+    for (int64_t j = 0; j < dim; ++j) {
+      const float g = kWeight ? gr[j] * weight[j] : gr[j];
+      sum_g += g;
+      sum_gx += g * (xr[j] - mu);
+    }
+    const float mean_g = sum_g / static_cast<float>(dim), mean_gx = sum_gx * rs / static_cast<float>(dim);
+#pragma omp simd
+    for (int64_t j = 0; j < dim; ++j) {
+      const float xhat = (xr[j] - mu) * rs;
+      const float g = kWeight ? gr[j] * weight[j] : gr[j];
+      dxr[j] = rs * (g - mean_g - xhat * mean_gx);
+      if (kReduce) {
+        pw[j] += gr[j] * xhat;
+        pb[j] += gr[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void layer_norm_backward(const float* dy, const float* x, const float* weight, const float* mean,
                          const float* rstd, float* dx, float* dweight, float* dbias, int64_t rows, int64_t dim) {
   const bool reduce = dweight || dbias;
@@ -62,30 +98,14 @@ void layer_norm_backward(const float* dy, const float* x, const float* weight, c
     const int64_t r0 = rows * t / count, r1 = rows * (t + 1) / count;
     float* pw = reduce ? partial.data() + static_cast<size_t>(t) * 2 * dim : nullptr;
     float* pb = reduce ? pw + dim : nullptr;
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * dim;
-      const float* gr = dy + r * dim;
-      float* dxr = dx + r * dim;
-      const float mu = mean[r], rs = rstd[r];
-      float sum_g = 0.0f, sum_gx = 0.0f;
-#pragma omp simd reduction(+ : sum_g, sum_gx)
-      for (int64_t j = 0; j < dim; ++j) {
-        const float g = weight ? gr[j] * weight[j] : gr[j];
-        sum_g += g;
-        sum_gx += g * (xr[j] - mu) * rs;
-      }
-      const float mean_g = sum_g / static_cast<float>(dim), mean_gx = sum_gx / static_cast<float>(dim);
-#pragma omp simd
-      for (int64_t j = 0; j < dim; ++j) {  // the reduce / weight tests are loop-invariant (unswitched)
-        const float xhat = (xr[j] - mu) * rs;
-        const float g = weight ? gr[j] * weight[j] : gr[j];
-        dxr[j] = rs * (g - mean_g - xhat * mean_gx);
-        if (reduce) {
-          pw[j] += gr[j] * xhat;
-          pb[j] += gr[j];
-        }
-      }
-    }
+    if (weight && reduce)
+      layer_norm_backward_rows<true, true>(dy, x, weight, mean, rstd, dx, pw, pb, r0, r1, dim);
+    else if (weight)
+      layer_norm_backward_rows<true, false>(dy, x, weight, mean, rstd, dx, pw, pb, r0, r1, dim);
+    else if (reduce)
+      layer_norm_backward_rows<false, true>(dy, x, weight, mean, rstd, dx, pw, pb, r0, r1, dim);
+    else
+      layer_norm_backward_rows<false, false>(dy, x, weight, mean, rstd, dx, pw, pb, r0, r1, dim);
   });
   if (!reduce) return;
   parallel_for(dim, kElementGrain, [&](int64_t j0, int64_t j1) {
