@@ -51,6 +51,10 @@ constexpr int64_t KC = 512;
 constexpr int64_t MC = MR * 12;
 constexpr int64_t NC = NR * 64;
 
+// Packing that transposes reads rows of the source and writes columns of a panel; it goes k-strip by
+// k-strip (16 floats: one cache line of each source row) so the panel rows being written stay in L1.
+constexpr int64_t kTransposeStrip = 16;
+
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 // 64-byte aligned scratch that only grows; one per thread for each packed operand.
@@ -79,10 +83,13 @@ void pack_a(bool trans, const float* A, int64_t lda, int64_t mc, int64_t kc, flo
   for (int64_t i0 = 0; i0 < mc; i0 += MR, dst += MR * kc) {
     const int64_t mr = std::min<int64_t>(MR, mc - i0);
     if (mr < MR) std::memset(dst, 0, sizeof(float) * MR * kc);
-    if (!trans) {
-      for (int64_t i = 0; i < mr; ++i) {
-        const float* row = A + (i0 + i) * lda;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = row[k];
+    if (!trans) {  // a transpose, in k-strips so the strip of dst being written stays in L1
+      for (int64_t k0 = 0; k0 < kc; k0 += kTransposeStrip) {
+        const int64_t kn = std::min(kTransposeStrip, kc - k0);
+        for (int64_t i = 0; i < mr; ++i) {
+          const float* row = A + (i0 + i) * lda + k0;
+          for (int64_t k = 0; k < kn; ++k) dst[(k0 + k) * MR + i] = row[k];
+        }
       }
     } else {
       for (int64_t k = 0; k < kc; ++k) {
@@ -100,10 +107,13 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
     if (nr < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
     if (!trans) {
       for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * nr);
-    } else {
-      for (int64_t j = 0; j < nr; ++j) {
-        const float* row = B + (j0 + j) * ldb;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = row[k];
+    } else {  // a transpose, in k-strips as in pack_a
+      for (int64_t k0 = 0; k0 < kc; k0 += kTransposeStrip) {
+        const int64_t kn = std::min(kTransposeStrip, kc - k0);
+        for (int64_t j = 0; j < nr; ++j) {
+          const float* row = B + (j0 + j) * ldb + k0;
+          for (int64_t k = 0; k < kn; ++k) dst[(k0 + k) * NR + j] = row[k];
+        }
       }
     }
   }
