@@ -5,8 +5,6 @@ alternating rounds; plus the peak extra memory of attention forward+backward as 
 
 Prints the tables and rewrites the attention section of benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 import subprocess
 import sys
 
@@ -15,7 +13,7 @@ import numpy as np
 import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.benchmarking import format_table, machine_description, median_times, ratio, thread_limit, \
-    write_results_section
+    benchmark_arguments, publish
 
 ATTENTION_SHAPES = [  # (B, H, L, D, causal)
     (8, 12, 512, 64, False), (8, 12, 512, 64, True), (4, 8, 2048, 64, False), (4, 8, 2048, 64, True),
@@ -112,10 +110,7 @@ def encoder_layer_row(threads, rounds):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=5)
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args()
     parts = [f"## Fused attention (`benchmarks/bench_attention.py`)\n\nMachine: {machine_description()}; "
@@ -127,9 +122,7 @@ def main():
                   "per L, resident set sampled while it runs, inputs already allocated). It grows linearly in L: "
                   "nothing of size L x L is allocated.\n", memory_rows(args.threads)]
     text = "\n".join(parts) + "\n"
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "attention", text)
+    publish(__file__, "attention", text, args.no_write)
 
 
 if __name__ == "__main__":

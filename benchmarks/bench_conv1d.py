@@ -6,8 +6,6 @@ Forward runs without a graph (torch.no_grad, plain arrays for seqkernels); forwa
 library's autograd with input, weight and bias requiring grad. Prints the table and rewrites the conv1d section of
 benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 
 import numpy as np
 import torch
@@ -15,7 +13,7 @@ import torch
 import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
-                                     write_results_section)
+                                     benchmark_arguments, publish)
 
 # (N, C_in, L, C_out, K, padding, groups, note)
 SHAPES = [
@@ -57,10 +55,7 @@ def workloads(shape, rng):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=7)
     args = p.parse_args()
     rng = np.random.default_rng(0)
     rows = []
@@ -80,9 +75,7 @@ def main():
             f"torch {torch.__version__}. Ratios: torch time / seqkernels time (above 1: seqkernels faster), medians "
             f"of {args.rounds} alternating rounds. Forward without a graph; forward+backward through autograd with "
             f"input, weight and bias requiring grad.\n\n{table}\n")
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "conv1d", text)
+    publish(__file__, "conv1d", text, args.no_write)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,6 @@ the per-op Python overhead on tiny inputs.
 Prints the table (ratio = torch time / seqkernels time; above 1 means seqkernels is faster) and rewrites the
 "core" section of benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 
 import numpy as np
 import torch
@@ -16,7 +14,7 @@ import torch
 import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.benchmarking import format_table, machine_description, median_times, ratio, thread_limit, \
-    write_results_section
+    benchmark_arguments, publish
 
 
 OVERHEAD_WARMUP_CALLS = 300
@@ -114,10 +112,7 @@ def overhead_workloads(rng):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=5)
     args = p.parse_args()
     rng = np.random.default_rng(0)
     rows, overhead = [], []
@@ -140,9 +135,7 @@ def main():
             + format_table(["workload", "seqkernels ms", "torch ms", "ratio"], rows)
             + "\n\nPer-op Python overhead on tiny inputs (the whole call, microseconds, 1 thread):\n\n"
             + format_table(["op", "seqkernels us", "torch us", "ratio"], overhead) + "\n")
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "core", text)
+    publish(__file__, "core", text, args.no_write)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ process, alternating.
 
 Prints the table and rewrites the embedding section of benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 
 import numpy as np
 import torch
@@ -14,7 +12,7 @@ import torch
 import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
-                                     write_results_section)
+                                     benchmark_arguments, publish)
 
 # (num_embeddings, dim, ids shape, note)
 SHAPES = [
@@ -54,10 +52,7 @@ def workloads(shape, sparse, rng):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=7)
     args = p.parse_args()
     rng = np.random.default_rng(0)
     rows = []
@@ -80,9 +75,7 @@ def main():
             f"medians of {args.rounds} alternating rounds. fwd+bwd: lookup, then the table's gradient through "
             f"autograd, dense (a full table-sized gradient) or sparse=True (only the rows looked up: seqkernels' "
             f"SparseGrad, torch's sparse COO tensor).\n\n{table}\n")
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "embedding", text)
+    publish(__file__, "embedding", text, args.no_write)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,11 @@
 
 Prints the table and rewrites the GEMM section of benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 
 import seqkernels as sk
 from seqkernels._C import measure_fma_peak
 from seqkernels.bench import gemm_rows, gemm_table
-from seqkernels.benchmarking import machine_description, write_results_section
+from seqkernels.benchmarking import machine_description, benchmark_arguments, publish
 
 SHAPES = [
     (2048, 2048, 2048), (1024, 1024, 1024), (512, 512, 512), (256, 256, 256), (128, 128, 128),
@@ -24,20 +22,16 @@ SHAPES = [
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=9)
     args = p.parse_args()
     peak = max(measure_fma_peak(args.threads, 0.2) for _ in range(5))
-    rows = gemm_rows(SHAPES, args.threads, peak, rounds=9)
+    rows = gemm_rows(SHAPES, args.threads, peak, rounds=args.rounds)
     table = gemm_table(rows)
     text = (f"## GEMM (`benchmarks/bench_gemm.py`)\n\nMachine: {machine_description()}; "
             f"build: {sk.build_info()['gemm_kernel']}; {args.threads} threads; measured FP32 FMA peak "
-            f"{peak:.0f} GFLOP/s (best of 5 probes). Ratios: reference time / seqkernels time, medians of 9 "
+            f"{peak:.0f} GFLOP/s (best of 5 probes). Ratios: reference time / seqkernels time, medians of {args.rounds} "
             f"alternating rounds.\n\n{table}\n")
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "gemm", text)
+    publish(__file__, "gemm", text, args.no_write)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,13 @@ compare our `lengths=` argument with torch's pack_padded_sequence -> LSTM -> pad
 
 Prints the table and rewrites the RNN section of benchmarks/RESULTS.md.
 """
-import argparse
-import pathlib
 
 import numpy as np
 import torch
 
 import seqkernels as sk
 from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
-                                     write_results_section)
+                                     benchmark_arguments, publish)
 
 WORKLOADS = [  # name, kind, input, hidden, layers, bidirectional, (batch, length), variable lengths
     ("LSTM 256->256", "LSTM", 256, 256, 1, False, (64, 128), False),
@@ -64,10 +62,7 @@ def contenders(kind, inp, hidden, layers, bidirectional, batch, length, variable
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--no-write", action="store_true")
+    p = benchmark_arguments(rounds=5)
     args = p.parse_args()
     rows = []
     with thread_limit(args.threads):
@@ -85,9 +80,7 @@ def main():
             f"output.sum().backward(); 'lengths vs packed' gives each sequence a random length in [L/8, L] and "
             f"compares our `lengths=` with torch's pack_padded_sequence path. Ratios: torch time / seqkernels "
             f"time, medians of {args.rounds} alternating rounds.\n\n{table}\n")
-    print(text)
-    if not args.no_write:
-        write_results_section(pathlib.Path(__file__).with_name("RESULTS.md"), "rnn", text)
+    publish(__file__, "rnn", text, args.no_write)
 
 
 if __name__ == "__main__":

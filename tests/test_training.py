@@ -1,7 +1,6 @@
 """compile / fit / evaluate / predict end to end on small data: the Keras seed flow (tokenize -> pad ->
 build -> compile -> fit with validation_data -> evaluate -> predict -> argmax) reaching an accuracy far
 above chance, several inputs, every callback inside fit, Ctrl-C, NaN, class weights, and bad input."""
-import math
 
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 scikit-learn's definitions), callbacks' logic on a stand-in model, progress-bar formatting, CSV logging,
 plot_history, and the name lookups' errors."""
 import io
-import math
 
 import numpy as np
 import pytest

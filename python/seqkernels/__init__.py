@@ -11,7 +11,6 @@ from . import _C
 import numpy as _np
 
 from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled
-from .linalg import matmul_array
 from .random import manual_seed
 from .tensor import Tensor, tensor
 from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,

@@ -6,7 +6,7 @@ import numpy as np
 import seqkernels as sk
 
 from ._C import gemm, measure_fma_peak
-from .benchmarking import format_table, have, machine_description, median_times, ratio, thread_limit
+from .benchmarking import format_table, have, machine_description, median_times, thread_limit
 
 DEFAULT_SHAPES = [(2048, 2048, 2048), (256, 256, 256), (64, 1024, 256)]
 

@@ -136,3 +136,23 @@ def rss_growth(fn: Callable[[], object], interval: float = 0.0005) -> int:
         done.set()
         sampler.join()
     return max(peak[0], resident()) - base
+
+
+def benchmark_arguments(rounds: int = 7):
+    """The options every script in benchmarks/ takes: --threads, --rounds, --no-write."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=2, help="threads for every contender")
+    parser.add_argument("--rounds", type=int, default=rounds, help="alternating rounds; medians are quoted")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/RESULTS.md alone")
+    return parser
+
+
+def publish(script_file: str, section: str, markdown: str, no_write: bool) -> None:
+    """Prints a script's results and, unless no_write, rewrites its section of the RESULTS.md beside it."""
+    import pathlib
+
+    print(markdown)
+    if not no_write:
+        write_results_section(pathlib.Path(script_file).with_name("RESULTS.md"), section, markdown)

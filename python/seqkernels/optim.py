@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, List
 
 import numpy as np
 

@@ -1,7 +1,6 @@
 """``linear``: y = x Wᵀ + b over the last dimension of x, on the fused C++ kernel (GEMM + bias)."""
 from __future__ import annotations
 
-import numpy as np
 
 from .. import _C
 from ..autograd import Function
