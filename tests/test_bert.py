@@ -60,6 +60,22 @@ def test_from_pretrained_roundtrip_and_key_reports(tmp_path, rng, prefix):
     assert info == {"missing_keys": ["pooler.dense.bias"], "unexpected_keys": ["cls.predictions.bias"]}
 
 
+def test_from_pretrained_reads_pytorch_model_bin(tmp_path, rng):
+    torch = pytest.importorskip("torch")
+    sk.manual_seed(1)
+    source = BertModel(BertConfig.from_dict(TINY)).eval()
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(TINY))
+    torch.save({"bert." + k: torch.from_numpy(v.copy()) for k, v in source.state_dict().items()},
+               folder / "pytorch_model.bin")
+    loaded = BertModel.from_pretrained(folder)
+    assert loaded.loading_info == {"missing_keys": [], "unexpected_keys": []}
+    ids, mask, types = batch(rng, TINY["vocab_size"])
+    np.testing.assert_array_equal(loaded(ids, mask, types).pooler_output.numpy(),
+                                  source(ids, mask, types).pooler_output.numpy())
+
+
 def test_from_pretrained_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a folder"):
         BertModel.from_pretrained(tmp_path / "nowhere")
@@ -182,6 +198,15 @@ def test_tokenizer_matches_bert_tokenizer_fast(minilm_folder):
         ours(TEXTS[:2], padding="sideways")
     with pytest.raises(TypeError, match="str"):
         ours.tokenize(3)
+
+
+def test_tokenizer_from_tokenizer_json_alone(minilm_folder, tmp_path):
+    import shutil
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(f"{minilm_folder}/{name}", tmp_path / name)
+    from_json, from_vocab = BertTokenizer.from_pretrained(tmp_path), BertTokenizer.from_pretrained(minilm_folder)
+    assert from_json.vocab == from_vocab.vocab
+    assert from_json(TEXTS, padding=True) == from_vocab(TEXTS, padding=True)
 
 
 def test_fine_tuning_reduces_loss(minilm_folder):
