@@ -304,8 +304,24 @@ def test_loss_modules_match_torch(loss_name, target_kind):
         ours = getattr(nn, loss_name)(reduction=reduction)(sk.tensor(logits), sk.tensor(target))
         ref = getattr(torch.nn, loss_name)(reduction=reduction)(torch.tensor(logits), torch.tensor(target))
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
-    weighted = nn.CrossEntropyLoss(weight=np.arange(1, 5, dtype=np.float32))
-    assert list(weighted.state_dict()) == ["weight"]
+
+
+def test_weighted_loss_modules_keep_their_weights_as_buffers():
+    rng = np.random.default_rng(4)
+    logits = rng.standard_normal((6, 4)).astype(np.float32)
+    classes = rng.integers(0, 4, 6)
+    flags = (rng.random((6, 4)) > 0.5).astype(np.float32)
+    class_weight = np.arange(1, 5, dtype=np.float32)
+    pos_weight = np.array([0.5, 1.0, 2.0, 3.0], np.float32)
+    ce = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=0.1)
+    bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    assert list(ce.state_dict()) == ["weight"] and list(bce.state_dict()) == ["pos_weight"]
+    ref_ce = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weight), label_smoothing=0.1)
+    ref_bce = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
+    np.testing.assert_allclose(ce(sk.tensor(logits), sk.tensor(classes)).numpy(),
+                               ref_ce(torch.tensor(logits), torch.tensor(classes)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(bce(sk.tensor(logits), sk.tensor(flags)).numpy(),
+                               ref_bce(torch.tensor(logits), torch.tensor(flags)).numpy(), rtol=1e-5)
 
 
 def _two_spirals(n_per_class, rng):
