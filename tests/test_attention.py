@@ -200,3 +200,21 @@ def test_bad_input():
         _C.attention_forward(a, a, np.zeros((1, 2, 3, 5), dtype=np.float32))
     with pytest.raises(ValueError, match="lse"):
         _C.attention_backward(a, a, a, a, a, np.zeros((1, 2, 4), dtype=np.float32))
+
+
+def test_grouped_query_attention(rng):
+    q, g = (rng.standard_normal((2, 6, 11, 8), dtype=np.float32) for _ in range(2))
+    k, v = (rng.standard_normal((2, 2, 13, 8), dtype=np.float32) for _ in range(2))
+    pq, pk, pv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))
+    want = torch.nn.functional.scaled_dot_product_attention(pq, pk, pv, enable_gqa=True)
+    want.backward(torch.from_numpy(g))
+    tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))
+    got = F.scaled_dot_product_attention(tq, tk, tv, enable_gqa=True)
+    got.backward(g)
+    for a, b in [(got, want), (tq.grad, pq.grad), (tk.grad, pk.grad), (tv.grad, pv.grad)]:
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), atol=ATOL, rtol=RTOL)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        F.scaled_dot_product_attention(tq, tk, tv)
+    with pytest.raises(ValueError, match="enable_gqa"):
+        F.scaled_dot_product_attention(tq, sk.tensor(k[:, :1].repeat(4, axis=1)), sk.tensor(v[:, :1].repeat(4, 1)),
+                                       enable_gqa=True)

@@ -37,6 +37,9 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale):
         leading = query.shape[:-2]
+        ctx.group = query.shape[-3] // max(key.shape[-3], 1)
+        if ctx.group > 1:  # grouped-query attention: each key/value head serves `group` query heads
+            key, value = (np.repeat(x, ctx.group, axis=-3) for x in (key, value))
         q, k, v = _as_4d(query), _as_4d(key), _as_4d(value)
         mask = _mask_as_4d(attn_mask, leading, query.shape[-2], key.shape[-2])
         seed = next_seed() if dropout_p > 0.0 else 0
@@ -48,12 +51,21 @@ class ScaledDotProductAttention(Function):
         return out.reshape(query.shape)
 
     @staticmethod
+    def _ungroup(grad, shape, group):
+        """Sums the gradients of the repeated key/value heads back onto their shared head."""
+        grad = grad.reshape(shape)
+        if group == 1:
+            return grad
+        return grad.reshape(shape[:-3] + (shape[-3] // group, group) + shape[-2:]).sum(axis=-3)
+
+    @staticmethod
     def backward(ctx, grad_out):
         q, k, v, out, lse = ctx.saved_tensors
         dq, dk, dv = _C.attention_backward(np.ascontiguousarray(grad_out, dtype=np.float32).reshape(out.shape),
                                            q, k, v, out, lse, **ctx.options)
         q_shape, k_shape, v_shape = ctx.shapes
-        return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape), None, None, None, None
+        return (dq.reshape(q_shape), ScaledDotProductAttention._ungroup(dk, k_shape, ctx.group),
+                ScaledDotProductAttention._ungroup(dv, v_shape, ctx.group), None, None, None, None)
 
 
 def _array(x, name):
@@ -64,13 +76,16 @@ def _array(x, name):
     raise TypeError(f"scaled_dot_product_attention: argument '{name}' must be a Tensor, got {type(x).__name__}")
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                                 enable_gqa=False):
     """``torch.nn.functional.scaled_dot_product_attention`` on the fused kernel.
 
     query (..., Lq, D), key and value (..., Lk, D) with the same leading dims (usually (B, H)), float32.
     attn_mask: bool (True = attend) or float32 (added to the scores), broadcastable to (..., Lq, Lk).
     is_causal: query i attends to keys j <= i (top-left aligned); not combinable with attn_mask, as in torch.
     scale defaults to 1/sqrt(D). dropout_p > 0 drops attention probabilities (pass 0 in evaluation).
+    enable_gqa: key and value may have fewer heads (dim -3) than query, a divisor of its count; each serves
+    that many consecutive query heads (grouped-query attention).
     A row whose keys are all masked gives 0 and zero gradients (as torch's CPU kernel; its math path gives NaN).
     """
     query, key, value = _array(query, "query"), _array(key, "key"), _array(value, "value")
@@ -80,9 +95,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if t.ndim < 3:
             raise ValueError(f"scaled_dot_product_attention: argument '{name}' must have at least 3 dims "
                              f"(..., L, D), got shape {tuple(t.shape)}")
-    if key.shape[:-2] != query.shape[:-2] or value.shape != key.shape or key.shape[-1] != query.shape[-1]:
+    heads_match = key.shape[:-2] == query.shape[:-2] or (
+        enable_gqa and query.ndim >= 3 and key.ndim == query.ndim and key.shape[:-3] == query.shape[:-3]
+        and key.shape[-3] > 0 and query.shape[-3] % key.shape[-3] == 0)
+    if not heads_match or value.shape != key.shape or key.shape[-1] != query.shape[-1]:
         raise ValueError("scaled_dot_product_attention: expected query (..., Lq, D) and key, value (..., Lk, D) "
-                         f"with equal leading dims and D, got query {tuple(query.shape)}, key {tuple(key.shape)}, "
+                         f"with equal leading dims (or, with enable_gqa, key heads dividing query heads) and D, got query {tuple(query.shape)}, key {tuple(key.shape)}, "
                          f"value {tuple(value.shape)}")
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
