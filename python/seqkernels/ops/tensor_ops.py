@@ -498,12 +498,6 @@ class Where(Function):
 
 # ---- free functions (torch names) ---------------------------------------------------------------------
 
-def _check_tensor(x, op: str, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(x).__name__}")
-    return x
-
-
 def matmul(a, b):
     """``a @ b`` with torch.matmul semantics (1-D promotion, broadcast batch dims) on the GEMM kernel.
     Tensors give a Tensor (differentiable); two numpy arrays give a numpy array."""
