@@ -196,15 +196,17 @@ def test_memory_is_flat_over_1000_training_steps():
     try:
         for _ in range(100):
             step()
-        warm, _ = tracemalloc.get_traced_memory()
+        warm, warm_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
         for _ in range(900):
             step()
-        after, _ = tracemalloc.get_traced_memory()
+        after, late_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         gc.enable()
-    # one step's arrays are ~10 KB; a leak of one array per step would add ≥ 900 × 128 B
+    # one step's arrays are ~10 KB; a leak of one array per step would add >= 900 x 128 B
     assert after - warm < 64 * 1024, (warm, after)
+    assert late_peak - warm_peak < 64 * 1024, (warm_peak, late_peak)
 
 
 def test_leaf_gradients_never_share_memory():

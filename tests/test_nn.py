@@ -304,8 +304,24 @@ def test_loss_modules_match_torch(loss_name, target_kind):
         ours = getattr(nn, loss_name)(reduction=reduction)(sk.tensor(logits), sk.tensor(target))
         ref = getattr(torch.nn, loss_name)(reduction=reduction)(torch.tensor(logits), torch.tensor(target))
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)
-    weighted = nn.CrossEntropyLoss(weight=np.arange(1, 5, dtype=np.float32))
-    assert list(weighted.state_dict()) == ["weight"]
+
+
+def test_weighted_loss_modules_keep_their_weights_as_buffers():
+    rng = np.random.default_rng(4)
+    logits = rng.standard_normal((6, 4)).astype(np.float32)
+    classes = rng.integers(0, 4, 6)
+    flags = (rng.random((6, 4)) > 0.5).astype(np.float32)
+    class_weight = np.arange(1, 5, dtype=np.float32)
+    pos_weight = np.array([0.5, 1.0, 2.0, 3.0], np.float32)
+    ce = nn.CrossEntropyLoss(weight=class_weight, label_smoothing=0.1)
+    bce = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    assert list(ce.state_dict()) == ["weight"] and list(bce.state_dict()) == ["pos_weight"]
+    ref_ce = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weight), label_smoothing=0.1)
+    ref_bce = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight))
+    np.testing.assert_allclose(ce(sk.tensor(logits), sk.tensor(classes)).numpy(),
+                               ref_ce(torch.tensor(logits), torch.tensor(classes)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(bce(sk.tensor(logits), sk.tensor(flags)).numpy(),
+                               ref_bce(torch.tensor(logits), torch.tensor(flags)).numpy(), rtol=1e-5)
 
 
 def _two_spirals(n_per_class, rng):
@@ -324,18 +340,12 @@ def test_mlp_learns_two_spirals():
     x_test, y_test = _two_spirals(300, rng)
     model = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, 64), nn.GELU(), nn.Linear(64, 2))
     loss_fn = nn.CrossEntropyLoss()
-    lr, momentum = 0.3, 0.9
-    velocity = {id(p): np.zeros_like(p.numpy()) for p in model.parameters()}
-    for _ in range(200):  # full-batch SGD with momentum, written out (reaches 0.97)
+    optimizer = sk.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)
+    for _ in range(200):  # full-batch SGD with momentum (reaches 0.97)
         loss = loss_fn(model(sk.tensor(x)), sk.tensor(y))
-        model.zero_grad()
+        optimizer.zero_grad()
         loss.backward()
-        with sk.no_grad():
-            for p in model.parameters():
-                v = velocity[id(p)]
-                v *= momentum
-                v += p.grad.numpy()
-                p.data -= lr * v
+        optimizer.step()
     model.eval()
     with sk.no_grad():
         accuracy = (model(sk.tensor(x_test)).argmax(-1).numpy() == y_test).mean()

@@ -45,6 +45,8 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 def _dim(dim: int, ndim: int, op: str, extra: int = 0) -> int:
     """``dim`` normalised to [0, ndim + extra); IndexError naming the valid range otherwise."""
     n = builtins.max(ndim + extra, 1)
+    if type(dim) is int and -n <= dim < n:  # the common case, without the checks below
+        return dim % n
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}: argument 'dim' must be an int, got {type(dim).__name__}")
     if not -n <= dim < n:
@@ -56,6 +58,8 @@ def _dims(dim, ndim: int, op: str):
     """Reduction axes as a tuple (None: all); a 0-d tensor accepts dim 0 / -1 and reduces nothing."""
     if dim is None:
         return None
+    if type(dim) is int:
+        return (_dim(dim, ndim, op),) if ndim else ()
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     axes = tuple(_dim(d, ndim, op) for d in dims)
     if len(set(axes)) != len(axes):
@@ -64,9 +68,8 @@ def _dims(dim, ndim: int, op: str):
 
 
 def _size_args(size, op: str) -> tuple:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean shape (2, 3)."""
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
+    """A factory's shape, validated: ``f(2, 3)`` and ``f((2, 3))`` both mean (2, 3)."""
+    size = _reshape_args(size)
     for s in size:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise TypeError(f"{op}: sizes must be ints, got {size!r}")
@@ -275,12 +278,12 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx, x, dims):
-        ctx.inverse = tuple(np.argsort(dims))
-        return np.transpose(x, dims)
+        ctx.dims = dims
+        return x.transpose(dims)
 
     @staticmethod
     def backward(ctx, g):
-        return np.transpose(g, ctx.inverse)
+        return g.transpose(np.argsort(ctx.dims))
 
 
 class Expand(Function):
@@ -495,12 +498,6 @@ class Where(Function):
 
 # ---- free functions (torch names) ---------------------------------------------------------------------
 
-def _check_tensor(x, op: str, name: str = "input") -> Tensor:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: argument '{name}' must be a Tensor, got {type(x).__name__}")
-    return x
-
-
 def matmul(a, b):
     """``a @ b`` with torch.matmul semantics (1-D promotion, broadcast batch dims) on the GEMM kernel.
     Tensors give a Tensor (differentiable); two numpy arrays give a numpy array."""
@@ -518,10 +515,11 @@ def reshape(input, *shape):
     return Reshape.apply(input, _reshape_args(shape))
 
 
-def _reshape_args(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
+def _reshape_args(shape) -> tuple:
+    """``f(2, 3)`` or ``f((2, 3))``; numpy rejects non-integer sizes."""
+    if len(shape) == 1 and type(shape[0]) in (tuple, list):
+        return tuple(shape[0])
+    return shape
 
 
 def transpose(input, dim0: int, dim1: int):
