@@ -222,3 +222,15 @@ def test_leaf_gradients_never_share_memory():
     seed[:] = -1.0
     np.testing.assert_array_equal(b.grad.data, np.arange(5, dtype=np.float32))
     np.testing.assert_array_equal(a.grad.data, 2.0 * np.arange(5, dtype=np.float32))
+
+
+def test_reshaped_gradients_are_adopted_once():
+    # reshape's backward hands back views; a view covering a fresh array is adopted like the array itself,
+    # but two views of one array (add's backward gives both inputs the same gradient) must not both be.
+    a = sk.tensor(np.ones((5, 1), np.float32), requires_grad=True)
+    b = sk.tensor(np.ones((1, 5), np.float32), requires_grad=True)
+    (a.reshape(5) + b.reshape(5)).backward(np.arange(5, dtype=np.float32))
+    assert not np.shares_memory(a.grad.data, b.grad.data)
+    a.grad.data *= 2.0
+    np.testing.assert_array_equal(b.grad.data, np.arange(5, dtype=np.float32).reshape(1, 5))
+    np.testing.assert_array_equal(a.grad.data, 2.0 * np.arange(5, dtype=np.float32).reshape(5, 1))

@@ -184,9 +184,9 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
         return
     pending = {id(root._node): [None] * len(root._node.out_meta)}
     pending[id(root._node)][root._out_index] = gradient
-    # A leaf's first gradient is adopted as its .grad without a copy when it is a fresh array that
-    # nothing else can hold: it owns its memory and was not adopted already (add's backward, for one,
-    # returns the same array for both inputs). The caller's seed is never adopted.
+    # A leaf's first gradient is adopted as its .grad without a copy when its memory is a fresh array
+    # that nothing else can hold: not adopted already in this pass (add's backward, for one, returns the
+    # same array for both inputs) and not the caller's seed. See _sole_owner.
     adopted = {id(gradient): gradient}
     for node in _topological_order(root._node):
         grads = pending.pop(id(node), None)
@@ -216,10 +216,10 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
             if g.dtype != inp.data.dtype:  # e.g. a float64 scalar widened it: gradients keep their input's dtype
                 g = g.astype(inp.data.dtype)
             if inp._node is None:
-                adopt = (isinstance(g, np.ndarray) and g.base is None and g.flags.writeable
-                         and g.flags.c_contiguous and id(g) not in adopted)
+                owner = _sole_owner(g)
+                adopt = owner is not None and id(owner) not in adopted
                 if adopt:
-                    adopted[id(g)] = g  # held until the pass ends, so ids stay unique
+                    adopted[id(owner)] = owner  # held until the pass ends, so ids stay unique
                 inp._accumulate_grad(g, adopt=adopt)
             else:
                 slots = pending.setdefault(id(inp._node), [None] * len(inp._node.out_meta))
@@ -228,6 +228,20 @@ def run_backward(root, gradient: np.ndarray, retain_graph: bool = False) -> None
         if not retain_graph:  # free saved arrays and the links to inputs: the graph dies with this pass
             node.ctx = None
             node.inputs = ()
+
+
+def _sole_owner(g) -> "np.ndarray | None":
+    """The array whose memory g is, when g covers all of it in order (g itself, or a reshape of it such as
+    ``dx.reshape(input_shape)``): the unit adoption is tracked by. None for anything else (slices,
+    broadcasts, strided views, read-only arrays), which is copied into .grad instead."""
+    if not isinstance(g, np.ndarray) or not g.flags.writeable or not g.flags.c_contiguous:
+        return None
+    if g.base is None:
+        return g
+    base = g.base
+    if isinstance(base, np.ndarray) and base.base is None and base.flags.c_contiguous and base.size == g.size:
+        return base
+    return None
 
 
 def _bind_tensor_type(tensor_cls) -> None:

@@ -185,7 +185,7 @@ class Tensor:
             return
         g = np.asarray(g, dtype=self.dtype)
         if self.grad is None:
-            self.grad = Tensor._from_op(g if adopt and g.dtype == self.dtype else np.array(g, copy=True), None, 0)
+            self.grad = Tensor._from_op(g if adopt else np.array(g, copy=True), None, 0)
         else:
             self.grad.data = self.grad.data + g
 

@@ -40,14 +40,8 @@ class LayerNorm(Function):
         input_shape, shape = ctx.shapes
         need_w, need_b = ctx.needs_input_grad[1:3]
         dx, dw, db = _C.layer_norm_backward(grad_output.reshape(x2.shape), x2, w1, mean, rstd, need_w, need_b)
-        # arrays already of the right shape go back as they are (a reshape view would make the engine
-        # copy them into .grad instead of adopting them)
-        return (_shaped(dx, input_shape), None if dw is None else _shaped(dw, shape),
-                None if db is None else _shaped(db, shape))
-
-
-def _shaped(array: np.ndarray, shape: tuple) -> np.ndarray:
-    return array if array.shape == tuple(shape) else array.reshape(shape)
+        return (dx.reshape(input_shape), None if dw is None else dw.reshape(shape),
+                None if db is None else db.reshape(shape))
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
