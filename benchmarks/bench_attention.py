@@ -12,7 +12,7 @@ import numpy as np
 
 import seqkernels as sk
 import seqkernels.functional as F
-from seqkernels.benchmarking import format_table, machine_description, median_times, ratio, thread_limit, \
+from seqkernels.benchmarking import format_table, fwd_bwd, machine_description, median_times, ratio, thread_limit, \
     benchmark_arguments, publish
 
 ATTENTION_SHAPES = [  # (B, H, L, D, causal)
@@ -45,7 +45,6 @@ def attention_rows(threads, rounds):
         q, k, v, g = (rng.standard_normal((B, H, L, D), dtype=np.float32) for _ in range(4))
         tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))
         pq, pk, pv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))
-        pg = torch.from_numpy(g)
 
         def ours_fwd():
             with sk.no_grad():
@@ -55,11 +54,9 @@ def attention_rows(threads, rounds):
             with torch.no_grad():
                 torch.nn.functional.scaled_dot_product_attention(pq, pk, pv, is_causal=causal)
 
-        def ours_step():
-            F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal).backward(g)
-
-        def torch_step():
-            torch.nn.functional.scaled_dot_product_attention(pq, pk, pv, is_causal=causal).backward(pg)
+        ours_step, torch_step = fwd_bwd(lambda *a: F.scaled_dot_product_attention(*a, is_causal=causal),
+                                        lambda *a: torch.nn.functional.scaled_dot_product_attention(*a, is_causal=causal),
+                                        [tq, tk, tv], [pq, pk, pv], g)
 
         with thread_limit(threads):
             t = median_times({"ours_fwd": ours_fwd, "torch_fwd": torch_fwd, "ours": ours_step, "torch": torch_step},

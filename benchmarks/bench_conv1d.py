@@ -12,7 +12,7 @@ import torch
 
 import seqkernels as sk
 import seqkernels.functional as F
-from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
+from seqkernels.benchmarking import (format_table, fwd_bwd, machine_description, median_times, ratio, thread_limit,
                                      benchmark_arguments, publish)
 
 # (N, C_in, L, C_out, K, padding, groups, note)
@@ -34,7 +34,6 @@ def workloads(shape, rng):
     dy = rng.standard_normal((n, o, length + 2 * pad - k + 1), dtype=np.float32)
     xs, ws, bs = (sk.tensor(a, requires_grad=True) for a in (x, w, b))
     xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-    dyt = torch.tensor(dy)
 
     def sk_fwd():
         return F.conv1d(x, w, b, padding=pad, groups=groups)
@@ -43,14 +42,9 @@ def workloads(shape, rng):
         with torch.no_grad():
             return torch.nn.functional.conv1d(xt, wt, bt, padding=pad, groups=groups)
 
-    def sk_fwd_bwd():
-        xs.grad = ws.grad = bs.grad = None
-        F.conv1d(xs, ws, bs, padding=pad, groups=groups).backward(dy)
-
-    def torch_fwd_bwd():
-        xt.grad = wt.grad = bt.grad = None
-        torch.nn.functional.conv1d(xt, wt, bt, padding=pad, groups=groups).backward(dyt)
-
+    sk_fwd_bwd, torch_fwd_bwd = fwd_bwd(lambda *a: F.conv1d(*a, padding=pad, groups=groups),
+                                        lambda *a: torch.nn.functional.conv1d(*a, padding=pad, groups=groups),
+                                        [xs, ws, bs], [xt, wt, bt], dy)
     return {"sk fwd": sk_fwd, "torch fwd": torch_fwd, "sk fwd+bwd": sk_fwd_bwd, "torch fwd+bwd": torch_fwd_bwd}
 
 

@@ -13,7 +13,7 @@ import torch
 
 import seqkernels as sk
 import seqkernels.functional as F
-from seqkernels.benchmarking import format_table, machine_description, median_times, ratio, thread_limit, \
+from seqkernels.benchmarking import format_table, fwd_bwd, machine_description, median_times, ratio, thread_limit, \
     benchmark_arguments, publish
 
 
@@ -24,23 +24,6 @@ def leaves(rng, *shapes, scale=1.0):
     arrays = [(rng.standard_normal(s) * scale).astype(np.float32) for s in shapes]
     return ([sk.tensor(a, requires_grad=True) for a in arrays],
             [torch.tensor(a, requires_grad=True) for a in arrays])
-
-
-def fwd_bwd(ours_fn, torch_fn, ours_inputs, torch_inputs, grad):
-    """Two closures: run the op and backpropagate `grad` (a fresh graph each call; grads reset)."""
-    g_ours, g_torch = sk.tensor(grad), torch.tensor(grad)
-
-    def ours():
-        for t in ours_inputs:
-            t.grad = None
-        ours_fn(*ours_inputs).backward(g_ours)
-
-    def theirs():
-        for t in torch_inputs:
-            t.grad = None
-        torch_fn(*torch_inputs).backward(g_torch)
-
-    return ours, theirs
 
 
 def workloads(rng):

@@ -11,7 +11,7 @@ import torch
 
 import seqkernels as sk
 import seqkernels.functional as F
-from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
+from seqkernels.benchmarking import (format_table, fwd_bwd, machine_description, median_times, ratio, thread_limit,
                                      benchmark_arguments, publish)
 
 # (num_embeddings, dim, ids shape, note)
@@ -27,16 +27,10 @@ def workloads(shape, sparse, rng):
     table = rng.standard_normal((vocab, dim), dtype=np.float32)
     ids = rng.integers(0, vocab, ids_shape)
     dy = rng.standard_normal(ids_shape + (dim,), dtype=np.float32)
-    ws, wt, ids_t, dyt = sk.tensor(table, requires_grad=True), torch.tensor(table, requires_grad=True), \
-        torch.tensor(ids), torch.tensor(dy)
-
-    def sk_fwd_bwd():
-        ws.grad = None
-        F.embedding(ids, ws, sparse=sparse).backward(dy)
-
-    def torch_fwd_bwd():
-        wt.grad = None
-        torch.nn.functional.embedding(ids_t, wt, sparse=sparse).backward(dyt)
+    ws, wt, ids_t = sk.tensor(table, requires_grad=True), torch.tensor(table, requires_grad=True), torch.tensor(ids)
+    sk_fwd_bwd, torch_fwd_bwd = fwd_bwd(lambda w: F.embedding(ids, w, sparse=sparse),
+                                        lambda w: torch.nn.functional.embedding(ids_t, w, sparse=sparse),
+                                        [ws], [wt], dy)
 
     if sparse:
         return {"sk": sk_fwd_bwd, "torch": torch_fwd_bwd}

@@ -156,3 +156,26 @@ def publish(script_file: str, section: str, markdown: str, no_write: bool) -> No
     print(markdown)
     if not no_write:
         write_results_section(pathlib.Path(script_file).with_name("RESULTS.md"), section, markdown)
+
+
+def fwd_bwd(ours_fn, torch_fn, ours_inputs, torch_inputs, grad):
+    """Two closures timing one forward + backward each: seqkernels' ``ours_fn(*ours_inputs)`` and torch's
+    ``torch_fn(*torch_inputs)``, each backpropagating ``grad`` through a fresh graph with the inputs'
+    gradients reset first (so neither side also pays for accumulating into old ones)."""
+    import torch
+
+    import seqkernels as sk
+
+    g_ours, g_torch = sk.tensor(grad), torch.tensor(grad)
+
+    def ours():
+        for t in ours_inputs:
+            t.grad = None
+        ours_fn(*ours_inputs).backward(g_ours)
+
+    def theirs():
+        for t in torch_inputs:
+            t.grad = None
+        torch_fn(*torch_inputs).backward(g_torch)
+
+    return ours, theirs

@@ -118,15 +118,16 @@ class EarlyStopping(Callback):
         value = self.tracker.value(logs, "EarlyStopping")
         if value is None or epoch < self.start_from_epoch:
             return
-        if self.restore_best_weights and self.best_weights is None:
-            self.best_weights = copy.deepcopy(self.model.state_dict())
         self.wait += 1
-        if self.tracker.improves(value):
+        improved = self.tracker.improves(value)
+        if improved:
             self.tracker.best = value
             self.best_epoch = epoch
             self.wait = 0
-            if self.restore_best_weights:
-                self.best_weights = copy.deepcopy(self.model.state_dict())
+        # the best epoch's weights; the first monitored epoch's when none improves (as Keras)
+        if self.restore_best_weights and (improved or self.best_weights is None):
+            self.best_weights = copy.deepcopy(self.model.state_dict())
+        if improved:
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
