@@ -253,3 +253,6 @@ def test_clip_grad_norm_and_zero_grad_with_sparse_gradients(rng):
     opt = sk.optim.Adam(sparse.parameters())
     opt.zero_grad(set_to_none=False)
     assert isinstance(sparse.weight.grad, SparseGrad) and len(sparse.weight.grad.rows) == 0
+    sparse(ids).backward(g)  # Module.zero_grad shares the rule (it used to fail on a SparseGrad)
+    sparse.zero_grad(set_to_none=False)
+    assert isinstance(sparse.weight.grad, SparseGrad) and len(sparse.weight.grad.rows) == 0

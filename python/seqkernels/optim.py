@@ -19,7 +19,7 @@ import numpy as np
 
 from . import _C
 from .ops.embedding import SparseGrad
-from .tensor import Tensor
+from .tensor import Tensor, clear_grad
 
 _F32 = np.dtype(np.float32)
 
@@ -104,14 +104,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                elif isinstance(p.grad, SparseGrad):
-                    p.grad = SparseGrad(p.grad.rows[:0], p.grad.values[:0], p.grad.shape)
-                else:
-                    p.grad.data = np.zeros_like(p.grad.data)
+                clear_grad(p, set_to_none)
 
     def _params_with_grad(self):
         """(group, parameter, its writable array, its dense gradient) for each parameter with a gradient; the
@@ -318,6 +311,8 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0, error_i
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is non-finite, "
                            "so they cannot be clipped")
     coefficient = np.float32(min(np.float32(max_norm) / (total + np.float32(1e-6)), np.float32(1.0)))
+    if coefficient == 1.0:  # within the bound (the usual step): nothing to scale
+        return Tensor(np.array(total, dtype=_F32))
     for g in grads:
         if isinstance(g, SparseGrad):
             g.values = g.values * coefficient

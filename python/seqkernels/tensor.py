@@ -190,6 +190,20 @@ class Tensor:
             self.grad.data = self.grad.data + g
 
 
+def clear_grad(param: Tensor, set_to_none: bool = True) -> None:
+    """``zero_grad`` for one parameter (Module's and the optimizers'): drop its gradient, or zero it; a
+    sparse gradient (``SparseGrad``) becomes one with no rows."""
+    g = param.grad
+    if g is None:
+        return
+    if set_to_none:
+        param.grad = None
+    elif getattr(g, "is_sparse", False):
+        param.grad = type(g)(g.rows[:0], g.values[:0], g.shape)
+    else:
+        g.data = np.zeros_like(g.data)
+
+
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """``sk.tensor(array_like)``: floats become float32 (unless ``dtype`` says otherwise), ints and bools
     keep their type."""
