@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
+from ..linalg import matmul_array
 from ..tensor import Tensor
 from . import init
 from .linear import Linear, _positive_int
@@ -60,7 +61,7 @@ def _attention_weights(q, k, mask, is_causal, average: bool):
     """softmax(q kᵀ/√D + mask) as a (non-differentiable) Tensor, averaged over heads when `average`: the
     unfused path behind need_weights=True. Fully masked rows give zeros."""
     q, k = q.data, k.data
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) / np.float32(np.sqrt(q.shape[-1]))
+    scores = matmul_array(q, np.swapaxes(k, -1, -2)) / np.float32(np.sqrt(q.shape[-1]))
     if is_causal:
         scores = np.where(np.tril(np.ones(scores.shape[-2:], dtype=bool)), scores, -np.inf)
     if mask is not None:
