@@ -26,11 +26,6 @@ namespace {
 using simd::V;
 using simd::Vec;
 
-constexpr int64_t kElementGrain = 1 << 14;  // elements per thread below which threading does not pay
-
-// Rows per chunk so that each chunk touches at least kElementGrain elements.
-int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(dim, 1)); }
-
 template <class Fn>
 void parallel_map(const float* x, float* y, int64_t n, Fn fn) {
   parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) { simd::map(x + b, y + b, e - b, fn); });

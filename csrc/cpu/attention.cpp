@@ -183,13 +183,6 @@ void dropout_tile(const AttentionParams& p, const Dropout& dropout, const Head& 
   }
 }
 
-float row_max(const float* x, int64_t n) {
-  float m = -kInf;
-#pragma omp simd reduction(max : m)
-  for (int64_t c = 0; c < n; ++c) m = x[c] > m ? x[c] : m;
-  return m;
-}
-
 // x[c] = exp(x[c] - shift) for c < n; returns the sum. The tail goes through the same vector exp.
 float exp_shifted_sum(float* x, int64_t n, float shift) {
   const V::T vshift = V::set1(shift);
@@ -243,7 +236,7 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
     scores_tile(p, hd, i0, rows, j0, cols, s, t.packs);
     for (int64_t r = 0; r < rows; ++r) {
       float* row = s + r * kBlockK;
-      const float m_new = std::max(t.m[r], row_max(row, cols));
+      const float m_new = std::max(t.m[r], simd::row_max(row, cols));
       if (m_new == -kInf) {  // nothing unmasked in this row yet (or only NaN scores, which poison l)
         if (std::any_of(row, row + cols, [](float x) { return std::isnan(x); }))
           t.l[r] = std::numeric_limits<float>::quiet_NaN();

@@ -69,7 +69,7 @@ int64_t embedding_first_invalid_id(const int64_t* ids, int64_t n, int64_t num_em
 }
 
 void embedding_forward(const float* table, int64_t dim, const int64_t* ids, int64_t n, float* y) {
-  parallel_for(n, std::max<int64_t>(1, 16384 / std::max<int64_t>(dim, 1)), [&](int64_t begin, int64_t end) {
+  parallel_for(n, row_grain(dim), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) std::memcpy(y + i * dim, table + ids[i] * dim, sizeof(float) * dim);
   });
 }

@@ -120,18 +120,17 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
 }
 
 // c[R x NR] = alpha * (a_panel @ b_panel) + beta * c for the first R <= MR rows of an MR-row A panel,
-// beta == 0 leaving c unread. Row k of the B panel starts at b + k * b_row_stride (NR when packed;
-// ldb when B is read in place). R < MR serves the bottom edge without computing padding rows.
+// beta == 0 leaving c unread. R < MR serves the bottom edge without computing padding rows.
 template <int R>
-void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, int64_t b_row_stride,
-                  float* c, int64_t ldc, float alpha, float beta) {
+void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
+                  float alpha, float beta) {
   V::T acc[R][NV];
 #pragma GCC unroll 16
   for (int i = 0; i < R; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
 
-  for (int64_t k = 0; k < kc; ++k, a += MR, b += b_row_stride) {
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
     V::T bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) bv[v] = V::loadu(b + v * V::W);
@@ -161,7 +160,7 @@ void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict
   }
 }
 
-using MicroKernel = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, float, float);
+using MicroKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, float, float);
 
 template <int... R>
 constexpr std::array<MicroKernel, sizeof...(R)> micro_kernel_table(std::integer_sequence<int, R...>) {
@@ -171,15 +170,15 @@ constexpr std::array<MicroKernel, sizeof...(R)> micro_kernel_table(std::integer_
 constexpr auto kernel_for_rows = micro_kernel_table(std::make_integer_sequence<int, MR>{});
 
 // Any tile: mr <= MR rows in place; a right-edge tile (nr < NR) goes through a scratch tile first.
-void tile_kernel(int64_t kc, const float* a, const float* b, int64_t b_row_stride, float* c, int64_t ldc,
-                 int64_t mr, int64_t nr, float alpha, float beta) {
+void tile_kernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t mr, int64_t nr,
+                 float alpha, float beta) {
   const MicroKernel kernel = kernel_for_rows[mr - 1];
   if (nr == NR) {
-    kernel(kc, a, b, b_row_stride, c, ldc, alpha, beta);
+    kernel(kc, a, b, c, ldc, alpha, beta);
     return;
   }
   alignas(64) float tile[MR * NR];
-  kernel(kc, a, b, b_row_stride, tile, NR, alpha, 0.0f);
+  kernel(kc, a, b, tile, NR, alpha, 0.0f);
   for (int64_t i = 0; i < mr; ++i)
     for (int64_t j = 0; j < nr; ++j) {
       float& out = c[i * ldc + j];
@@ -197,11 +196,11 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   }
 }
 
-// Where the blocked loop gets its B panels from. block(jc, nc, pc, kc) returns the panel of columns
-// jc..jc+NR for rows pc..pc+kc, the distance between consecutive panels, and between a panel's rows.
+// Where the blocked loop gets its packed B panels from. block(jc, nc, pc, kc) returns the panel of
+// columns jc..jc+NR for rows pc..pc+kc (its rows NR floats apart) and the distance between panels.
 struct BlockOfB {
   const float* first_panel;
-  int64_t panel_stride, row_stride;
+  int64_t panel_stride;
 };
 
 // Packed on the fly into a per-thread buffer (panels kc*NR apart).
@@ -212,7 +211,7 @@ struct OnTheFlyB {
   BlockOfB block(int64_t jc, int64_t nc, int64_t pc, int64_t kc) const {
     float* buffer = tl_packed_b.get(KC * round_up(std::min(NC, nc), NR));
     pack_b(trans, trans ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, buffer);
-    return {buffer, kc * NR, NR};
+    return {buffer, kc * NR};
   }
   OnTheFlyB columns_from(int64_t j0) const { return {trans, trans ? B + j0 * ldb : B + j0, ldb}; }
 };
@@ -222,7 +221,7 @@ struct PrepackedB {
   const float* packed;
   int64_t K;
   BlockOfB block(int64_t jc, int64_t, int64_t pc, int64_t) const {
-    return {packed + (jc / NR) * K * NR + pc * NR, K * NR, NR};
+    return {packed + (jc / NR) * K * NR + pc * NR, K * NR};
   }
   PrepackedB columns_from(int64_t j0) const { return {packed + (j0 / NR) * K * NR, K}; }
 };
@@ -247,7 +246,7 @@ void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const fl
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             const float* a_panel = packed_a + ir * kc;
             float* c_tile = C + (ic + ir) * ldc + jc + jr;
-            tile_kernel(kc, a_panel, b_panel, b_block.row_stride, c_tile, ldc, mr, nr, alpha, beta_block);
+            tile_kernel(kc, a_panel, b_panel, c_tile, ldc, mr, nr, alpha, beta_block);
           }
         }
       }

@@ -23,8 +23,6 @@ namespace {
 using simd::V;
 using simd::Vec;
 
-int64_t row_grain(int64_t classes) { return std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(classes, 1)); }
-
 // log sum_c exp z_c, max-subtracted.
 float log_sum_exp(const float* z, int64_t n) {
   const float m = simd::row_max(z, n);

@@ -17,13 +17,6 @@
 #include "seqkernels/parallel.h"
 
 namespace sk {
-namespace {
-
-constexpr int64_t kElementGrain = 1 << 14;
-
-int64_t row_grain(int64_t dim) { return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(dim, 1)); }
-
-}  // namespace
 
 void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
                         float* rstd, int64_t rows, int64_t dim, float eps) {

@@ -19,7 +19,7 @@
 
 namespace sk {
 namespace {
-constexpr int64_t kElementGrain = 1 << 15;
+constexpr int64_t kUpdateGrain = 1 << 15;  // elements per thread: each update streams 4-5 arrays
 }  // namespace
 
 void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
@@ -28,7 +28,7 @@ void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_s
   const bool coupled_decay = c.weight_decay != 0.0f && !c.decoupled_weight_decay;
   const bool decoupled_decay = c.weight_decay != 0.0f && c.decoupled_weight_decay;
   const float neg_step = -c.step_size;
-  parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kUpdateGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       float p = param[i], g = grad[i];
@@ -52,7 +52,7 @@ void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_s
 
 void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n, const SgdConfig& c) {
   const float buffer_weight = 1.0f - c.dampening;
-  parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) {
+  parallel_for(n, kUpdateGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       const float p = param[i];

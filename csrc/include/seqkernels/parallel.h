@@ -17,6 +17,14 @@ int num_threads();             // threads a kernel may use (>= 1)
 void set_num_threads(int n);   // n >= 1
 bool has_openmp();
 
+// Elements a thread should get at least before splitting a memory-bound pass over threads pays.
+constexpr int64_t kElementGrain = 1 << 14;
+
+// Rows per chunk so that a chunk of rows of `row_length` elements covers at least kElementGrain elements.
+inline int64_t row_grain(int64_t row_length) {
+  return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(row_length, 1));
+}
+
 inline bool in_parallel_region() {
 #ifdef _OPENMP
   return omp_in_parallel() != 0;
