@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "binding_utils.h"
+#include "kernel_args.h"
 #include "seqkernels/conv1d.h"
 
 namespace sk::bind {
@@ -49,13 +50,9 @@ FloatArray conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle
   const char* op = "conv1d";
   FloatArray x = float32_array(x_obj, op, "input"), w = float32_array(w_obj, op, "weight");
   const Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
-  std::optional<FloatArray> b;
-  if (!b_obj.is_none()) {
-    b = float32_array(b_obj, op, "bias");
-    check_shape(*b, {s.out_channels}, op, "bias");
-  }
+  const std::optional<FloatArray> b = optional_vector(b_obj, s.out_channels, op, "bias");
   FloatArray y = empty_float32({s.batch, s.out_channels, s.out_length()});
-  const float* bp = b ? b->data() : nullptr;
+  const float* bp = data_or_null(b);
   float* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
@@ -72,19 +69,15 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
   FloatArray dy = float32_array(dy_obj, op, "grad_output");
   const Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
   check_shape(dy, {s.batch, s.out_channels, s.out_length()}, op, "grad_output");
-  std::optional<FloatArray> dx, dw, db;
-  if (input_grad) dx = empty_float32({s.batch, s.in_channels, s.length});
-  if (weight_grad) dw = empty_float32({s.out_channels, s.in_channels / s.groups, s.kernel_size});
-  if (bias_grad) db = empty_float32({s.out_channels});
-  float* dxp = dx ? dx->mutable_data() : nullptr;
-  float* dwp = dw ? dw->mutable_data() : nullptr;
-  float* dbp = db ? db->mutable_data() : nullptr;
+  py::object dx, dw, db;
+  float* dxp = optional_output(input_grad, {s.batch, s.in_channels, s.length}, dx);
+  float* dwp = optional_output(weight_grad, {s.out_channels, s.in_channels / s.groups, s.kernel_size}, dw);
+  float* dbp = optional_output(bias_grad, {s.out_channels}, db);
   {
     py::gil_scoped_release release;
     conv1d_backward(s, x.data(), w.data(), dy.data(), dxp, dwp, dbp);
   }
-  auto or_none = [](std::optional<FloatArray>& a) -> py::object { return a ? py::object(*a) : py::object(py::none()); };
-  return py::make_tuple(or_none(dx), or_none(dw), or_none(db));
+  return py::make_tuple(dx, dw, db);
 }
 
 }  // namespace

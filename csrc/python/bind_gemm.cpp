@@ -15,9 +15,7 @@ struct Operand {
 };
 
 Operand make_operand(py::handle obj, const char* op, const char* arg) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
-    throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " + dtype_str(obj));
-  auto a = py::reinterpret_borrow<py::array>(obj);
+  py::array a = require_float32(obj, op, arg);
   if (a.ndim() != 2 && a.ndim() != 3)
     throw py::value_error(std::string(op) + ": argument '" + arg + "' must be 2-D or 3-D, got shape " + shape_str(a));
   const int nd = static_cast<int>(a.ndim());

@@ -41,18 +41,20 @@ std::string dtype_str(py::handle obj) {
   return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
 }
 
-FloatArray float32_array(py::handle obj, const char* op, const char* arg) {
+py::array require_float32(py::handle obj, const char* op, const char* arg) {
   if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
     throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
                          dtype_str(obj));
+  return py::reinterpret_borrow<py::array>(obj);
+}
+
+FloatArray float32_array(py::handle obj, const char* op, const char* arg) {
+  require_float32(obj, op, arg);
   return FloatArray::ensure(obj);  // copies only when not C-contiguous
 }
 
 FloatArray float32_inplace(py::handle obj, const char* op, const char* arg) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
-    throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
-                         dtype_str(obj));
-  auto a = py::reinterpret_borrow<py::array>(obj);
+  py::array a = require_float32(obj, op, arg);
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(op) + ": argument '" + arg +
                           "' is written in place and must be C-contiguous");

@@ -34,6 +34,9 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // The dtype of `obj` as numpy spells it ("float64"), or the Python type name if it is no array.
 std::string dtype_str(py::handle obj);
 
+// `obj` itself when it is a float32 array (any layout); any other dtype or type raises TypeError naming
+// `op` and `arg`.
+py::array require_float32(py::handle obj, const char* op, const char* arg);
 // `obj` as a C-contiguous float32 array. A float32 array is used without a copy when already
 // C-contiguous and copied otherwise; any other dtype raises TypeError naming `op` and `arg`.
 FloatArray float32_array(py::handle obj, const char* op, const char* arg);
