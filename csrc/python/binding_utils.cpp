@@ -1,7 +1,10 @@
 #include "binding_utils.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 namespace sk::bind {
@@ -87,8 +90,95 @@ void check_shape(const py::array& a, const std::vector<int64_t>& expected, const
                           ", got " + shape_str(got));
 }
 
+namespace {
+
+// Large arrays keep their pages: a fresh allocation of tens of MB is mmapped, and every page of it is
+// faulted in and zeroed by the OS on first touch (about 1 ms per 10 MB here: a tenth of an LSTM layer's
+// training step, whose saved activations are ~50 MB). Blocks of arrays that die go to this cache
+// instead of back to the OS, and the next array of (about) the same size takes one. Only memory that
+// was in use at once is kept, up to kCapacity bytes (oldest blocks are released first beyond it).
+class BlockCache {
+ public:
+  static constexpr size_t kMinBytes = size_t{1} << 20;    // smaller arrays: numpy's own allocator
+  static constexpr size_t kCapacity = size_t{512} << 20;  // cached (idle) bytes at most
+
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache();  // never destroyed: arrays may die during exit
+    return *cache;
+  }
+  // A block of at least `bytes` (64-byte aligned); *capacity receives its real size.
+  void* take(size_t bytes, size_t* capacity) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto best = blocks_.end();
+      for (auto it = blocks_.begin(); it != blocks_.end(); ++it)  // smallest that fits, at most 1/8 wasted
+        if (it->bytes >= bytes && it->bytes - bytes <= bytes / 8 && (best == blocks_.end() || it->bytes < best->bytes))
+          best = it;
+      if (best != blocks_.end()) {
+        Block b = *best;
+        blocks_.erase(best);
+        cached_ -= b.bytes;
+        *capacity = b.bytes;
+        return b.data;
+      }
+    }
+    const size_t rounded = (bytes + 63) / 64 * 64;
+    void* data = std::aligned_alloc(64, rounded);
+    if (!data) throw std::bad_alloc();
+    *capacity = rounded;
+    return data;
+  }
+  void give_back(void* data, size_t bytes) {
+    std::vector<void*> released;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (bytes > kCapacity) {
+        released.push_back(data);
+      } else {
+        while (cached_ + bytes > kCapacity) {
+          released.push_back(blocks_.front().data);
+          cached_ -= blocks_.front().bytes;
+          blocks_.pop_front();
+        }
+        blocks_.push_back({data, bytes});
+        cached_ += bytes;
+      }
+    }
+    for (void* p : released) std::free(p);
+  }
+
+ private:
+  struct Block {
+    void* data;
+    size_t bytes;
+  };
+  std::mutex mutex_;
+  std::deque<Block> blocks_;  // oldest first
+  size_t cached_ = 0;
+};
+
+// Owner of a cached block, destroyed with the last array that views it.
+struct CachedBlock {
+  void* data;
+  size_t bytes;
+};
+
+}  // namespace
+
 FloatArray empty_float32(const std::vector<int64_t>& shape) {
-  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  int64_t count = 1;
+  for (int64_t d : shape) count *= d;
+  const size_t bytes = static_cast<size_t>(count) * sizeof(float);
+  std::vector<py::ssize_t> dims(shape.begin(), shape.end());
+  if (bytes < BlockCache::kMinBytes) return FloatArray(dims);
+  size_t capacity = 0;
+  void* data = BlockCache::instance().take(bytes, &capacity);
+  py::capsule owner(new CachedBlock{data, capacity}, [](void* p) {
+    auto* block = static_cast<CachedBlock*>(p);
+    BlockCache::instance().give_back(block->data, block->bytes);
+    delete block;
+  });
+  return FloatArray(dims, static_cast<float*>(data), owner);
 }
 
 }  // namespace sk::bind
