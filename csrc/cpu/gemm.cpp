@@ -170,7 +170,10 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
     const int64_t nr = std::min<int64_t>(NR, nc - j0);
     if (nr < NR) std::memset(dst, 0, sizeof(float) * NR * kc);
     if (!trans) {
-      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * nr);
+      if (nr == NR)  // a constant-size copy: inlined as NV vector moves, not a memcpy call per row
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * NR);
+      else
+        for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * nr);
     } else {  // a transpose, in k-strips as in pack_a
       for (int64_t k0 = 0; k0 < kc; k0 += kTransposeStrip) {
         const int64_t kn = std::min(kTransposeStrip, kc - k0);
