@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "binding_utils.h"
+#include "kernel_args.h"
 #include "seqkernels/rnn.h"
 
 namespace sk::bind {
@@ -58,17 +59,6 @@ Layer validate_layer(const char* op, const std::string& mode, py::handle x_obj, 
   return L;
 }
 
-// An optional float32 array of the given shape (nullptr when None).
-std::optional<FloatArray> optional_array(py::handle obj, const std::vector<int64_t>& shape, const char* op,
-                                         const char* arg) {
-  if (obj.is_none()) return std::nullopt;
-  FloatArray a = float32_array(obj, op, arg);
-  check_shape(a, shape, op, arg);
-  return a;
-}
-
-const float* ptr(const std::optional<FloatArray>& a) { return a ? a->data() : nullptr; }
-
 // A (T, B, K) / (B, T, K) array whose columns [column, column + H) this direction uses.
 int64_t check_column_block(const py::array& a, const RnnShape& s, int64_t column, const char* op, const char* arg) {
   check_ndim(a, 3, op, arg);
@@ -113,15 +103,14 @@ py::tuple rnn_forward_binding(const std::string& mode, py::handle x_obj, py::han
   if (training) saved = empty_float32({s.T * s.B, rnn_saved_width(L.cell, s.H)});
   float* y_ptr = y.mutable_data() + out_column;
   float* h_n_ptr = h_n.mutable_data();
-  float* c_n_ptr = c_n ? c_n->mutable_data() : nullptr;
-  float* saved_ptr = saved ? saved->mutable_data() : nullptr;
+  float* c_n_ptr = mutable_data_or_null(c_n);
+  float* saved_ptr = mutable_data_or_null(saved);
   {
     py::gil_scoped_release release;
-    rnn_forward(L.cell, s, L.x.data(), L.w_ih.data(), L.w_hh.data(), ptr(b_ih), ptr(b_hh), ptr(h0), ptr(c0), y_ptr,
+    rnn_forward(L.cell, s, L.x.data(), L.w_ih.data(), L.w_hh.data(), data_or_null(b_ih), data_or_null(b_hh), data_or_null(h0), data_or_null(c0), y_ptr,
                 y_ld, h_n_ptr, c_n_ptr, saved_ptr);
   }
-  auto opt = [](const std::optional<FloatArray>& a) -> py::object { return a ? py::object(*a) : py::none(); };
-  return py::make_tuple(y, h_n, opt(c_n), opt(saved));
+  return py::make_tuple(y, h_n, array_or_none(c_n), array_or_none(saved));
 }
 
 py::tuple rnn_backward_binding(const std::string& mode, py::handle x_obj, py::handle w_ih_obj, py::handle w_hh_obj,
@@ -157,16 +146,16 @@ py::tuple rnn_backward_binding(const std::string& mode, py::handle x_obj, py::ha
     db_ih = empty_float32({GH});
     db_hh = empty_float32({GH});
   }
-  auto mut = [](std::optional<FloatArray>& a) { return a ? a->mutable_data() : nullptr; };
-  float *dx_p = mut(dx), *dc0_p = mut(dc0), *db_ih_p = mut(db_ih), *db_hh_p = mut(db_hh);
+  float *dx_p = mutable_data_or_null(dx), *dc0_p = mutable_data_or_null(dc0);
+  float *db_ih_p = mutable_data_or_null(db_ih), *db_hh_p = mutable_data_or_null(db_hh);
   float *dh0_p = dh0.mutable_data(), *dw_ih_p = dw_ih.mutable_data(), *dw_hh_p = dw_hh.mutable_data();
   {
     py::gil_scoped_release release;
     rnn_backward(L.cell, s, L.x.data(), L.w_ih.data(), L.w_hh.data(), saved.data(), dy.data() + dy_column, dy_ld,
-                 ptr(dh_n), ptr(dc_n), dx_p, accumulate, dh0_p, dc0_p, dw_ih_p, dw_hh_p, db_ih_p, db_hh_p);
+                 data_or_null(dh_n), data_or_null(dc_n), dx_p, accumulate, dh0_p, dc0_p, dw_ih_p, dw_hh_p, db_ih_p, db_hh_p);
   }
-  auto opt = [](const std::optional<FloatArray>& a) -> py::object { return a ? py::object(*a) : py::none(); };
-  return py::make_tuple(opt(dx), dh0, opt(dc0), dw_ih, dw_hh, opt(db_ih), opt(db_hh));
+  return py::make_tuple(array_or_none(dx), dh0, array_or_none(dc0), dw_ih, dw_hh, array_or_none(db_ih),
+                        array_or_none(db_hh));
 }
 
 }  // namespace
