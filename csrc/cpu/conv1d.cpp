@@ -33,6 +33,7 @@
 
 #include "seqkernels/gemm.h"
 #include "seqkernels/parallel.h"
+#include "scratch.h"
 #include "simd.h"
 
 namespace sk {
@@ -110,25 +111,9 @@ struct Geometry {
   }
 };
 
-std::unique_ptr<float[]> scratch(int64_t count) {
+std::unique_ptr<float[]> allocate_floats(int64_t count) {
   return std::unique_ptr<float[]>(new float[static_cast<size_t>(std::max<int64_t>(count, 1))]);
 }
-
-// One scratch buffer of `size` floats per thread that for_each_item may use, allocated on the thread's first
-// get() and freed with the call (nothing stays allocated between calls).
-class ThreadBuffers {
- public:
-  ThreadBuffers(int threads, int64_t size) : size_(size), buffers_(static_cast<size_t>(threads)) {}
-  float* get(int t) {
-    auto& buffer = buffers_[static_cast<size_t>(t)];
-    if (!buffer) buffer = scratch(size_);
-    return buffer.get();
-  }
-
- private:
-  int64_t size_;
-  std::vector<std::unique_ptr<float[]>> buffers_;
-};
 
 // How many threads for_each_item uses: one per batch item at most, and one per ~1M multiply-adds so that tiny
 // convolutions do not pay for waking threads. With a single thread, the GEMMs inside thread themselves.
@@ -301,13 +286,13 @@ void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const 
   const Geometry geo(s);
   if (geo.depthwise) return depthwise_forward(geo, x, w, b, y);
   const int threads = item_threads(geo);
-  ThreadBuffers cols_buffers(threads, geo.cols_is_input ? 0 : geo.ck * geo.lout);
   for_each_item(s.batch, threads, [&](int64_t n, int t) {
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* cols = geo.x_at(x, n, g);
       if (!geo.cols_is_input) {
-        geo.im2col(cols, cols_buffers.get(t));
-        cols = cols_buffers.get(t);
+        float* columns = thread_scratch(ScratchPurpose::conv1d_columns, geo.ck * geo.lout);
+        geo.im2col(cols, columns);
+        cols = columns;
       }
       float* y_ng = geo.y_at(y, n, g);
       gemm(false, false, geo.og, geo.lout, geo.ck, 1.0f, w + g * geo.og * geo.ck, geo.ck, cols, geo.cols_ld(), 0.0f,
@@ -348,11 +333,10 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
   const int threads = item_threads(geo);
   std::vector<std::unique_ptr<float[]>> partials;
   if (dw)
-    for (int t = 1; t < threads; ++t) partials.push_back(scratch(w_size));
+    for (int t = 1; t < threads; ++t) partials.push_back(allocate_floats(w_size));
   std::vector<int64_t> first_item(static_cast<size_t>(threads), -1);
 
-  const int64_t cols_size = geo.cols_is_input ? 0 : geo.ck * geo.lout;
-  ThreadBuffers cols_buffers(threads, dw ? cols_size : 0), dcols_buffers(threads, dx ? cols_size : 0);
+  const int64_t cols_size = geo.ck * geo.lout;
   const int used = for_each_item(s.batch, threads, [&](int64_t n, int t) {
     if (first_item[t] < 0) first_item[t] = n;
     float* dw_t = t == 0 ? dw : partials.empty() ? nullptr : partials[t - 1].get();
@@ -362,15 +346,16 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
       if (dw) {
         const float* cols = geo.x_at(x, n, g);
         if (!geo.cols_is_input) {
-          geo.im2col(cols, cols_buffers.get(t));
-          cols = cols_buffers.get(t);
+          float* columns = thread_scratch(ScratchPurpose::conv1d_columns, cols_size);
+          geo.im2col(cols, columns);
+          cols = columns;
         }
         gemm(false, true, geo.og, geo.ck, geo.lout, 1.0f, dy_ng, geo.lout, cols, geo.cols_ld(),
              first_item[t] == n ? 0.0f : 1.0f, dw_t + g * geo.og * geo.ck, geo.ck);
       }
       if (dx) {
         float* dx_ng = geo.x_at(dx, n, g);
-        float* dcols = geo.cols_is_input ? dx_ng : dcols_buffers.get(t);
+        float* dcols = geo.cols_is_input ? dx_ng : thread_scratch(ScratchPurpose::conv1d_column_grads, cols_size);
         gemm(true, false, geo.ck, geo.lout, geo.og, 1.0f, w_g, geo.ck, dy_ng, geo.lout, 0.0f, dcols, geo.cols_ld());
         if (!geo.cols_is_input) geo.col2im(dcols, dx_ng);
       }

@@ -17,14 +17,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstring>
-#include <new>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "seqkernels/parallel.h"
+#include "scratch.h"
 #include "simd.h"
 
 namespace sk {
@@ -56,27 +55,6 @@ constexpr int64_t NC = NR * 64;
 constexpr int64_t kTransposeStrip = 16;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
-
-// 64-byte aligned scratch that only grows; one per thread for each packed operand.
-class Scratch {
- public:
-  ~Scratch() { std::free(data_); }
-  float* get(int64_t count) {
-    if (count > capacity_) {
-      std::free(data_);
-      size_t bytes = static_cast<size_t>(round_up(count * int64_t(sizeof(float)), 64));
-      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
-      capacity_ = data_ ? count : 0;
-      if (!data_) throw std::bad_alloc();
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  int64_t capacity_ = 0;
-};
-thread_local Scratch tl_packed_a, tl_packed_b;
 
 #if defined(__AVX512F__)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -276,7 +254,7 @@ struct OnTheFlyB {
   const float* B;
   int64_t ldb;
   BlockOfB block(int64_t jc, int64_t nc, int64_t pc, int64_t kc) const {
-    float* buffer = tl_packed_b.get(KC * round_up(std::min(NC, nc), NR));
+    float* buffer = thread_scratch(ScratchPurpose::gemm_packed_b, KC * round_up(std::min(NC, nc), NR));
     pack_b(trans, trans ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, buffer);
     return {buffer, kc * NR};
   }
@@ -296,7 +274,7 @@ struct PrepackedB {
 template <class BSource>
 void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const BSource& b_source, float beta, float* C, int64_t ldc) {
-  float* packed_a = tl_packed_a.get(KC * round_up(std::min(MC, M), MR));
+  float* packed_a = thread_scratch(ScratchPurpose::gemm_packed_a, KC * round_up(std::min(MC, M), MR));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {

@@ -34,33 +34,26 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
-#include <memory>
 #include <numeric>
 #include <vector>
 
 #include "seqkernels/gemm.h"
 #include "seqkernels/parallel.h"
+#include "scratch.h"
 #include "simd_math.h"
 
 namespace sk {
 namespace {
 
 // The temporaries of a layer call (input projection, gate gradients, packed weights, states) are carved
-// from one buffer per calling thread that grows and is reused: fresh pages would be faulted in and zeroed
-// by the OS on every call, which costs about a tenth of the call. Chunks are rounded up to 16 floats.
+// from the calling thread's rnn_workspace scratch (kept between calls: no fresh pages to fault in).
+// Chunks are rounded up to 16 floats.
 class Workspace {
  public:
   explicit Workspace(std::initializer_list<int64_t> sizes) {
     int64_t total = 0;
     for (int64_t n : sizes) total += rounded(n);
-    thread_local std::unique_ptr<float[]> buffer;
-    thread_local int64_t capacity = 0;
-    if (total > capacity) {
-      buffer.reset();
-      buffer.reset(new float[total]);
-      capacity = total;
-    }
-    next_ = buffer.get();
+    next_ = thread_scratch(ScratchPurpose::rnn_workspace, total);
   }
   // The next chunk of n floats (in the order the sizes were given).
   float* take(int64_t n) {
