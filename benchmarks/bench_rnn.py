@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 import seqkernels as sk
+from seqkernels._C import measure_fma_peak
 from seqkernels.benchmarking import (format_table, machine_description, median_times, ratio, thread_limit,
                                      benchmark_arguments, publish)
 
@@ -25,13 +26,24 @@ WORKLOADS = [  # name, kind, input, hidden, layers, bidirectional, (batch, lengt
 ]
 
 
+def training_flops(kind, inp, hidden, layers, bidirectional, steps):
+    """Multiply-add flops of forward + backward over `steps` (batch, time) rows: per layer and direction the
+    forward's two GEMMs (x W_ih^T, h W_hh^T: 2 * steps * G*H * (I + H)) and three times that in backward
+    (dh W_hh, dW_ih, dW_hh, dX)."""
+    gates = {"LSTM": 4, "GRU": 3}[kind] * hidden
+    directions = 2 if bidirectional else 1
+    total = 0
+    for layer in range(layers):
+        layer_input = inp if layer == 0 else directions * hidden
+        total += directions * 3 * 2 * steps * gates * (layer_input + hidden)
+    return total
+
+
 def contenders(kind, inp, hidden, layers, bidirectional, batch, length, variable):
     ref = getattr(torch.nn, kind)(inp, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
     ours = getattr(sk.nn, kind)(inp, hidden, num_layers=layers, bidirectional=bidirectional, batch_first=True)
     ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, length, inp)).astype(np.float32)
-    lengths = rng.integers(length // 8, length + 1, size=batch) if variable else None
+    x, lengths = inputs(inp, batch, length, variable)
     x_ours, x_ref = sk.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
 
     def run_ref():
@@ -61,25 +73,43 @@ def contenders(kind, inp, hidden, layers, bidirectional, batch, length, variable
     return (fwd_ref, fwd_ours), (train_ref, train_ours)
 
 
+def inputs(inp, batch, length, variable):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, length, inp)).astype(np.float32)
+    lengths = rng.integers(length // 8, length + 1, size=batch) if variable else None
+    return x, lengths
+
+
 def main():
     p = benchmark_arguments(rounds=5)
     args = p.parse_args()
     rows = []
+    peak = max(measure_fma_peak(args.threads, 0.2) for _ in range(5))
     with thread_limit(args.threads):
         for name, kind, inp, hidden, layers, bi, (batch, length), variable in WORKLOADS:
             row = [name, f"({batch}, {length}, {inp})"]
             for ref_fn, ours_fn in contenders(kind, inp, hidden, layers, bi, batch, length, variable):
                 t = median_times({"torch": ref_fn, "seqkernels": ours_fn}, rounds=args.rounds, min_time=0.2)
                 row += [f"{t['torch'] * 1e3:.1f}", f"{t['seqkernels'] * 1e3:.1f}", ratio(t["torch"], t["seqkernels"])]
+            lengths = inputs(inp, batch, length, variable)[1]
+            steps = batch * length if lengths is None else int(lengths.sum())
+            flops = training_flops(kind, inp, hidden, layers, bi, steps)
+            ours_seconds = t["seqkernels"]  # the fwd+bwd median, measured last
+            row += [f"{flops / (peak * 1e9) * 1e3:.1f}", f"{flops / ours_seconds / (peak * 1e9) * 100:.0f} %"]
             rows.append(row)
             print(" | ".join(row), flush=True)
     table = format_table(["workload", "input (B, L, I)", "fwd torch ms", "fwd ours ms", "fwd ratio",
-                          "fwd+bwd torch ms", "fwd+bwd ours ms", "fwd+bwd ratio"], rows)
+                          "fwd+bwd torch ms", "fwd+bwd ours ms", "fwd+bwd ratio", "fwd+bwd at FMA peak ms",
+                          "ours of peak"], rows)
     text = (f"## RNN layers (`benchmarks/bench_rnn.py`)\n\nMachine: {machine_description()}; {args.threads} threads; "
             f"torch {torch.__version__} (oneDNN RNN kernels). batch_first inputs; fwd without a graph, fwd+bwd = "
             f"output.sum().backward(); 'lengths vs packed' gives each sequence a random length in [L/8, L] and "
             f"compares our `lengths=` with torch's pack_padded_sequence path. Ratios: torch time / seqkernels "
-            f"time, medians of {args.rounds} alternating rounds.\n\n{table}\n")
+            f"time, medians of {args.rounds} alternating rounds. 'fwd+bwd at FMA peak' is the time the GEMM "
+            f"multiply-adds of forward + backward (x W_ih^T and h W_hh^T, then dh W_hh, dW_ih, dW_hh, dX: "
+            f"6 * rows * G*H * (I + H) flops per layer and direction) take at the measured FP32 FMA peak of "
+            f"{peak:.0f} GFLOP/s, a floor no fp32 implementation can beat; 'ours of peak' is those flops over "
+            f"our fwd+bwd time.\n\n{table}\n")
     publish(__file__, "rnn", text, args.no_write)
 
 

@@ -246,23 +246,3 @@ def test_prepacked_b_errors():
     with pytest.raises(TypeError, match=r"'b' must be a float32 array"):
         _C.PackedB(np.ones((3, 4)))
 
-
-def test_large_results_reuse_cached_blocks_without_aliasing(rng):
-    # Results of 1 MiB and more come from a block cache: a dead array's block serves the next result of
-    # about the same size, but never one that is still alive.
-    a = rng.standard_normal((512, 64), dtype=np.float32)
-    b = rng.standard_normal((64, 1024), dtype=np.float32)  # result: 512 x 1024 floats = 2 MiB
-    first = _C.gemm(a, b)
-    second = _C.gemm(a, 2.0 * b)
-    assert not np.shares_memory(first, second)
-    np.testing.assert_allclose(second, 2.0 * first, rtol=1e-5, atol=1e-4)
-    address = first.__array_interface__["data"][0]
-    del first
-    third = _C.gemm(a, -b)
-    assert third.__array_interface__["data"][0] == address  # the dead block, reused
-    np.testing.assert_allclose(third, -0.5 * second, rtol=1e-5, atol=1e-4)
-    view = third[::2]  # a view keeps the block alive after its base array is gone
-    del third
-    fourth = _C.gemm(a, b)
-    assert not np.shares_memory(view, fourth)
-    np.testing.assert_allclose(view, -0.5 * second[::2], rtol=1e-5, atol=1e-4)

@@ -118,6 +118,31 @@ def test_inference_matches_training_forward():
     np.testing.assert_array_equal(h1, h2)
 
 
+
+def test_saved_activations_reuse_dead_blocks_without_aliasing():
+    # `saved` arrays of 1 MiB and more come from a block cache: a dead one's block serves the next call
+    # of the same shape, never one that is still alive, and backward reads the right values either way.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 32, 16)).astype(np.float32)  # saved: 1024 rows x 6*64 floats = 1.5 MiB
+    w_ih = (0.2 * rng.standard_normal((256, 16))).astype(np.float32)
+    w_hh = (0.2 * rng.standard_normal((256, 64))).astype(np.float32)
+    dy = rng.standard_normal((32, 32, 64)).astype(np.float32)
+    first = _C.rnn_forward("LSTM", x, w_ih, w_hh)[3]
+    want = _C.rnn_backward("LSTM", x, w_ih, w_hh, first, dy)
+    second = _C.rnn_forward("LSTM", 2.0 * x, w_ih, w_hh)[3]
+    assert not np.shares_memory(first, second)
+    address = first.__array_interface__["data"][0]
+    del first
+    third = _C.rnn_forward("LSTM", x, w_ih, w_hh)[3]
+    assert third.__array_interface__["data"][0] == address  # the dead block, reused
+    view = third[::2]  # a view keeps the block alive after its base array is gone
+    del third
+    fourth = _C.rnn_forward("LSTM", x, w_ih, w_hh)[3]
+    assert not np.shares_memory(view, fourth)
+    for got, expected in zip(_C.rnn_backward("LSTM", x, w_ih, w_hh, fourth, dy), want):
+        np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(view, fourth[::2])
+
 def test_errors():
     x = np.zeros((4, 2, 3), np.float32)
     w_ih, w_hh = np.zeros((20, 3), np.float32), np.zeros((20, 5), np.float32)

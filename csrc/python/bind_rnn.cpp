@@ -100,7 +100,7 @@ py::tuple rnn_forward_binding(const std::string& mode, py::handle x_obj, py::han
   std::optional<FloatArray> c_n;
   if (lstm) c_n = empty_float32({s.B, s.H});
   std::optional<FloatArray> saved;
-  if (training) saved = empty_float32({s.T * s.B, rnn_saved_width(L.cell, s.H)});
+  if (training) saved = recycled_float32({s.T * s.B, rnn_saved_width(L.cell, s.H)});
   float* y_ptr = y.mutable_data() + out_column;
   float* h_n_ptr = h_n.mutable_data();
   float* c_n_ptr = mutable_data_or_null(c_n);

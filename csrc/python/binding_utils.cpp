@@ -7,6 +7,10 @@
 #include <mutex>
 #include <sstream>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace sk::bind {
 
 namespace {
@@ -92,27 +96,30 @@ void check_shape(const py::array& a, const std::vector<int64_t>& expected, const
 
 namespace {
 
-// Large arrays keep their pages: a fresh allocation of tens of MB is mmapped, and every page of it is
-// faulted in and zeroed by the OS on first touch (about 1 ms per 10 MB here: a tenth of an LSTM layer's
-// training step, whose saved activations are ~50 MB). Blocks of arrays that die go to this cache
-// instead of back to the OS, and the next array of (about) the same size takes one. Only memory that
-// was in use at once is kept, up to kCapacity bytes (oldest blocks are released first beyond it).
+// Blocks of recycled_float32 arrays: when such an array dies its block goes to this cache instead of
+// back to the OS, and the next array of (about) the same size takes it, pages already mapped. Only
+// memory that was in use at once is kept, up to kCapacity bytes (oldest blocks released first).
 class BlockCache {
  public:
   static constexpr size_t kMinBytes = size_t{1} << 20;    // smaller arrays: numpy's own allocator
   static constexpr size_t kCapacity = size_t{512} << 20;  // cached (idle) bytes at most
+  static constexpr size_t kHugePage = size_t{2} << 20;
 
   static BlockCache& instance() {
     static BlockCache* cache = new BlockCache();  // never destroyed: arrays may die during exit
     return *cache;
   }
-  // A block of at least `bytes` (64-byte aligned); *capacity receives its real size.
+  // A block of at least `bytes`, 2 MiB aligned and sized in whole 2 MiB pages, offered to the kernel as
+  // transparent huge pages (as numpy does for large arrays): one fault per 2 MiB, few TLB misses.
+  // *capacity receives its real size.
   void* take(size_t bytes, size_t* capacity) {
+    const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto best = blocks_.end();
       for (auto it = blocks_.begin(); it != blocks_.end(); ++it)  // smallest that fits, at most 1/8 wasted
-        if (it->bytes >= bytes && it->bytes - bytes <= bytes / 8 && (best == blocks_.end() || it->bytes < best->bytes))
+        if (it->bytes >= rounded && it->bytes - rounded <= rounded / 8 &&
+            (best == blocks_.end() || it->bytes < best->bytes))
           best = it;
       if (best != blocks_.end()) {
         Block b = *best;
@@ -122,9 +129,11 @@ class BlockCache {
         return b.data;
       }
     }
-    const size_t rounded = (bytes + 63) / 64 * 64;
-    void* data = std::aligned_alloc(64, rounded);
+    void* data = std::aligned_alloc(kHugePage, rounded);
     if (!data) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+    madvise(data, rounded, MADV_HUGEPAGE);
+#endif
     *capacity = rounded;
     return data;
   }
@@ -166,11 +175,14 @@ struct CachedBlock {
 }  // namespace
 
 FloatArray empty_float32(const std::vector<int64_t>& shape) {
+  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+FloatArray recycled_float32(const std::vector<int64_t>& shape) {
   int64_t count = 1;
   for (int64_t d : shape) count *= d;
   const size_t bytes = static_cast<size_t>(count) * sizeof(float);
-  std::vector<py::ssize_t> dims(shape.begin(), shape.end());
-  if (bytes < BlockCache::kMinBytes) return FloatArray(dims);
+  if (bytes < BlockCache::kMinBytes) return empty_float32(shape);
   size_t capacity = 0;
   void* data = BlockCache::instance().take(bytes, &capacity);
   py::capsule owner(new CachedBlock{data, capacity}, [](void* p) {
@@ -178,7 +190,7 @@ FloatArray empty_float32(const std::vector<int64_t>& shape) {
     BlockCache::instance().give_back(block->data, block->bytes);
     delete block;
   });
-  return FloatArray(dims, static_cast<float*>(data), owner);
+  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()), static_cast<float*>(data), owner);
 }
 
 }  // namespace sk::bind

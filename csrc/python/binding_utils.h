@@ -52,6 +52,13 @@ void check_shape(const py::array& a, const std::vector<int64_t>& expected, const
 // A new, uninitialised C-contiguous float32 array.
 FloatArray empty_float32(const std::vector<int64_t>& shape);
 
+// As empty_float32, for large arrays that a kernel overwrites entirely and that a training loop
+// allocates again every step with the same shape (an RNN's saved activations, ~50 MB per layer): from
+// 1 MiB up, the memory of dead arrays is recycled, so each step does not fault in and zero fresh pages
+// (about a tenth of an LSTM layer's training step). Not for arrays that stay mostly untouched: numpy's
+// fresh zero pages cost nothing until written.
+FloatArray recycled_float32(const std::vector<int64_t>& shape);
+
 }  // namespace sk::bind
 
 namespace sk::bind {
