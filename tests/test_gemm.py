@@ -245,4 +245,3 @@ def test_prepacked_b_errors():
         _C.gemm_packed(np.ones((2, 5), np.float32), packed)
     with pytest.raises(TypeError, match=r"'b' must be a float32 array"):
         _C.PackedB(np.ones((3, 4)))
-

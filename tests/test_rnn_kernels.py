@@ -118,7 +118,6 @@ def test_inference_matches_training_forward():
     np.testing.assert_array_equal(h1, h2)
 
 
-
 def test_saved_activations_reuse_dead_blocks_without_aliasing():
     # `saved` arrays of 1 MiB and more come from a block cache: a dead one's block serves the next call
     # of the same shape, never one that is still alive, and backward reads the right values either way.
@@ -142,6 +141,7 @@ def test_saved_activations_reuse_dead_blocks_without_aliasing():
     for got, expected in zip(_C.rnn_backward("LSTM", x, w_ih, w_hh, fourth, dy), want):
         np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(view, fourth[::2])
+
 
 def test_errors():
     x = np.zeros((4, 2, 3), np.float32)

@@ -348,8 +348,7 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
     for (int64_t step = 0; step < s.T; ++step) {
       const int64_t n = sched.running(step, j0, j1);
       if (n == 0) break;
-      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h + j0 * H, H, w_hh_packed, 0.0f, q + j0 * GH,
-                           GH);
+      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h + j0 * H, H, w_hh_packed, 0.0f, q + j0 * GH, GH);
       for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
         float* save = saved ? saved + w * width : scratch + j * width;
