@@ -18,7 +18,9 @@ QuantType quant_type(int type, const char* op) {
 
 // A weight matrix: a C-contiguous uint8 array of shape (rows, K / 32 * block bytes).
 ByteArray weight_bytes(py::handle obj, QuantType type, const char* op, const char* arg, int64_t* K) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<uint8_t>()))
+  const bool bytes_array = py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).dtype().kind() == 'u' &&
+                           py::reinterpret_borrow<py::array>(obj).itemsize() == 1;
+  if (!bytes_array)
     throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a uint8 array of quantized blocks, got " +
                          dtype_str(obj));
   auto a = py::reinterpret_borrow<py::array>(obj);

@@ -48,8 +48,16 @@ std::string dtype_str(py::handle obj) {
   return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
 }
 
+// float32 in native byte order; numpy may hand out an equal dtype that is not its float32 singleton (a
+// numpy.memmap of a GGUF file has dtype('=f4')), so compare by value.
+static bool is_float32(py::handle obj) {
+  if (!py::isinstance<py::array>(obj)) return false;
+  const py::dtype d = py::reinterpret_borrow<py::array>(obj).dtype();
+  return d.is(py::dtype::of<float>()) || (d.kind() == 'f' && d.itemsize() == 4 && d.byteorder() == '=');
+}
+
 py::array require_float32(py::handle obj, const char* op, const char* arg) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
+  if (!is_float32(obj))
     throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
                          dtype_str(obj));
   return py::reinterpret_borrow<py::array>(obj);
