@@ -3,7 +3,8 @@
 import their heavy parts inside their run functions), which registers them.
 
     classify   train / predict --task classify: text classification (BBC News, fine-food reviews, any CSV)
-    tag        train / predict --task tag: named-entity recognition (BiLSTM-CRF, MiniLM token classifier)
+    ner        train / predict --task tag: named-entity recognition (BiLSTM-CRF, MiniLM token classifier)
+    translate  translate train | text: English -> French (seqkernels.translation)
     bench      build info, FMA peak, GEMM speed
 """
 from importlib import import_module
@@ -11,7 +12,7 @@ from importlib import import_module
 from .registry import COMMANDS, TASKS, Command, Task, register_command, register_task
 
 # One line per application module; each registers its commands and tasks when imported.
-APPLICATIONS = ("train_predict", "classify", "bench")
+APPLICATIONS = ("train_predict", "classify", "ner", "translate", "bench")
 
 for _name in APPLICATIONS:
     import_module(f"{__name__}.{_name}")
