@@ -147,3 +147,79 @@ def train_torch_tagger(data, model="bilstm-crf", epochs=None, batch_size=None, l
     net.load_state_dict(best_state)
     test = ner.entity_report([ner._known(t, tags) for t in data["test"][1]], tag(data["test"][0]))
     return {"val_f1": best_f1, "test": test, "train_seconds": seconds, "epochs": epochs}
+
+
+class TorchTextCNN(torch.nn.Module):
+    def __init__(self, vocab_size, embed_dim=128, num_filters=100, kernel_sizes=(3, 4, 5), dropout=0.5):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.convs = torch.nn.ModuleList([torch.nn.Conv1d(embed_dim, num_filters, k) for k in kernel_sizes])
+        self.dropout = torch.nn.Dropout(dropout)
+        self.fc = torch.nn.Linear(num_filters * len(kernel_sizes), 2)
+
+    def forward(self, ids):
+        x = self.embedding(ids).transpose(1, 2)
+        return self.fc(self.dropout(torch.cat([c(x).relu().amax(dim=2) for c in self.convs], dim=1)))
+
+
+class TorchBiLSTMClassifier(torch.nn.Module):
+    def __init__(self, vocab_size, embed_dim=128, hidden=64):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(vocab_size, embed_dim, padding_idx=0)
+        self.rnn = torch.nn.LSTM(embed_dim, hidden, batch_first=True, bidirectional=True)
+        self.fc = torch.nn.Linear(2 * hidden, 2)
+
+    def forward(self, ids):
+        lengths = (ids != 0).sum(1).clamp(min=1)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(self.embedding(ids), lengths, batch_first=True,
+                                                         enforce_sorted=False)
+        _, (h, _) = self.rnn(packed)
+        return self.fc(torch.cat([h[-2], h[-1]], dim=1))
+
+
+def train_torch_sentiment(model, seed=0, epochs=None, data=None, log=print):
+    """sentiment.train_sentiment in torch / transformers: -> {"test", "train_seconds", "hyper"}."""
+    from seqkernels.apps import sentiment as S
+    torch.manual_seed(seed)
+    hyper = dict(S.HYPER[model], **({"epochs": epochs} if epochs else {}))
+    texts, labels, test_texts, test_labels = data or S.load_data()
+    y = torch.tensor([S.CLASSES.index(s) for s in labels])
+    encoder = S.Encoder(model, texts)
+    x = encoder(texts)
+    if model == "textcnn":
+        net = TorchTextCNN(encoder.vocab_size())
+    elif model == "bilstm":
+        net = TorchBiLSTMClassifier(encoder.vocab_size())
+    else:
+        import transformers
+        net = transformers.BertForSequenceClassification.from_pretrained(encoder.folder, num_labels=2)
+    opt = (torch.optim.AdamW(net.parameters(), lr=hyper["lr"], weight_decay=0.01) if model == "minilm"
+           else torch.optim.Adam(net.parameters(), lr=hyper["lr"]))
+    plan = S.batches(len(texts), hyper["batch_size"], hyper["epochs"], seed)
+    total = sum(map(len, plan))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: max(0.0, 1.0 - s / total)) if model == "minilm"
+                                              else (lambda s: 1.0))
+
+    def logits(inputs):
+        inputs = [torch.from_numpy(a) for a in S.trim(inputs)]
+        out = net(input_ids=inputs[0], attention_mask=inputs[1]).logits if model == "minilm" else net(inputs[0])
+        return out
+
+    seconds = 0.0
+    for epoch, epoch_batches in enumerate(plan):
+        net.train()
+        start = time.perf_counter()
+        for idx in epoch_batches:
+            loss = torch.nn.functional.cross_entropy(logits([a[idx] for a in x]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        seconds += time.perf_counter() - start
+        log(f"[torch] epoch {epoch + 1}/{hyper['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+    net.eval()
+    with torch.no_grad():
+        predicted = np.concatenate([logits(encoder(test_texts[s:s + 64])).argmax(-1).numpy()
+                                    for s in range(0, len(test_texts), 64)])
+    y_test = np.array([S.CLASSES.index(s) for s in test_labels])
+    return {"test": S.scores(y_test, predicted), "train_seconds": seconds, "hyper": hyper}
