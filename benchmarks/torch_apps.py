@@ -223,3 +223,56 @@ def train_torch_sentiment(model, seed=0, epochs=None, data=None, log=print):
                                     for s in range(0, len(test_texts), 64)])
     y_test = np.array([S.CLASSES.index(s) for s in test_labels])
     return {"test": S.scores(y_test, predicted), "train_seconds": seconds, "hyper": hyper}
+
+
+def torch_sentence_encoder(folder):
+    """transformers BertModel + mean pooling with the mask + L2 normalisation (the sentence-transformers
+    definition of all-MiniLM-L6-v2), with the seqkernels tokenizer: -> (model, encode(texts), embed(ids, mask))."""
+    import transformers
+    from seqkernels.models import BertTokenizer
+
+    tokenizer = BertTokenizer.from_pretrained(folder)
+    bert = transformers.BertModel.from_pretrained(folder)
+
+    def embed(texts, max_len):
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_len, return_tensors="np")
+        ids, mask = (torch.from_numpy(batch[k].astype(np.int64)) for k in ("input_ids", "attention_mask"))
+        h = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask[..., None].float()
+        return torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1)
+
+    def encode(texts, batch_size=32, max_len=256):
+        bert.eval()
+        with torch.no_grad():
+            return np.concatenate([embed(texts[i:i + batch_size], max_len).numpy()
+                                   for i in range(0, len(texts), batch_size)])
+
+    return bert, encode, embed
+
+
+def torch_fine_tune(bert, embed, train_pairs, seed=0, log=print):
+    """qa.fine_tune in torch: in-batch negatives, the same batches, AdamW and linear decay. -> seconds."""
+    from seqkernels.apps import qa
+
+    torch.manual_seed(seed)
+    h = qa.HYPER
+    opt = torch.optim.AdamW(bert.parameters(), lr=h["lr"], weight_decay=0.01)
+    plan = qa.contrastive_batches(len(train_pairs), h["batch_size"], h["epochs"], seed)
+    total = sum(map(len, plan))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / total))
+    bert.train()
+    seconds = 0.0
+    for epoch, batches in enumerate(plan):
+        start = time.perf_counter()
+        for idx in batches:
+            q = embed([train_pairs[i][0] for i in idx], h["max_len"])
+            a = embed([train_pairs[i][1] for i in idx], h["max_len"])
+            loss = torch.nn.functional.cross_entropy(q @ a.T * h["scale"], torch.arange(len(idx)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        seconds += time.perf_counter() - start
+        log(f"[torch] epoch {epoch + 1}/{h['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+    bert.eval()
+    return seconds

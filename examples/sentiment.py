@@ -21,11 +21,15 @@ parser.add_argument("--models", nargs="+", choices=sentiment.MODELS, default=lis
 parser.add_argument("--no-torch", action="store_true")
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--json", help="write the results here")
+parser.add_argument("--save", help="save our MiniLM classifier here (for `seqkernels explain --model-dir`)")
 args = parser.parse_args()
 sk.set_num_threads(args.threads)
 rows = []
 for model in args.models:
-    row = {"model": model, "ours": sentiment.train_sentiment(model)[2]}
+    net, encoder, result = sentiment.train_sentiment(model)
+    row = {"model": model, "ours": result}
+    if args.save and model == "minilm":
+        sentiment.save_classifier(net, encoder, args.save, result)
     print(row["ours"])
     if not args.no_torch:
         import torch

@@ -149,23 +149,29 @@ def _logits(net, inputs) -> np.ndarray:
     return getattr(out, "logits", out).data
 
 
-def _train(args, parser) -> None:
+def save_classifier(net, encoder, output_dir: str, result=None) -> None:
+    """Writes what ``load_classifier`` (and ``seqkernels predict --task sentiment`` / ``explain``) reads."""
     from ..io import save
 
+    os.makedirs(output_dir, exist_ok=True)
+    save(net.state_dict(), os.path.join(output_dir, "model.safetensors"))
+    scratch = encoder.model != "minilm"
+    config = {"model": encoder.model, "tokenizer": encoder.tokenizer.to_json() if scratch else None}
+    with open(os.path.join(output_dir, "config.json"), "w", encoding="utf-8") as fh:
+        json.dump(config, fh)
+    if result is not None:
+        with open(os.path.join(output_dir, "metrics.json"), "w", encoding="utf-8") as fh:
+            json.dump(result, fh, indent=1)
+
+
+def _train(args, parser) -> None:
     if args.data not in (None, "fine_foods"):
         parser.error("--task sentiment trains on the bundled fine-food reviews; for your own labelled file use "
                      "--task classify")
     net, encoder, result = train_sentiment(args.model, seed=args.seed, epochs=args.epochs)
     print(f"test (1,000 reviews): accuracy {result['test']['accuracy']:.4f}, macro-F1 {result['test']['macro_f1']:.4f}"
           f" ({result['train_seconds']:.1f} s training)")
-    os.makedirs(args.output_dir, exist_ok=True)
-    save(net.state_dict(), os.path.join(args.output_dir, "model.safetensors"))
-    config = {"model": args.model, "vocab_size": encoder.vocab_size() if args.model != "minilm" else None,
-              "tokenizer": encoder.tokenizer.to_json() if args.model != "minilm" else None}
-    with open(os.path.join(args.output_dir, "config.json"), "w", encoding="utf-8") as fh:
-        json.dump(config, fh)
-    with open(os.path.join(args.output_dir, "metrics.json"), "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=1)
+    save_classifier(net, encoder, args.output_dir, result)
     print(f"saved {args.output_dir}/config.json, model.safetensors, metrics.json")
 
 
