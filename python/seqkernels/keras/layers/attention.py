@@ -18,7 +18,8 @@ class MultiHeadAttention(Layer):
     Weights, in Keras's order: query kernel (d_q, H, key_dim) and bias (H, key_dim), key (d_k, H, key_dim),
     value (d_v, H, value_dim), output kernel (H, value_dim, d_out) and bias (d_out,). ``attention_mask`` (B, Tq,
     Tk) True/1 = attend, combined with the query's and value's Keras masks and the causal mask. A query whose
-    keys are all masked attends uniformly to every key, as Keras's masked softmax does."""
+    keys are all masked attends uniformly to every key — or, with ``return_attention_scores``, gets zero weights
+    (its output is the output bias) — as Keras 3 does on each of those two paths."""
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
                  attention_axes=None, kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -73,20 +74,26 @@ class MultiHeadAttention(Layer):
             self._build_weights(query.shape[-1], key.shape[-1], value.shape[-1])
         B, Tq, Tk = query.shape[0], query.shape[1], key.shape[1]
         mask = self._mask(B, Tq, Tk, query_mask, value_mask, key_mask, attention_mask, use_causal_mask)
+        fused = not return_attention_scores and self.value_dim == self.key_dim
+        empty = None if mask is None or mask.any(axis=-1).all() else ~mask.any(axis=-1)  # (B, Tq): rows with no key
         q = self._project(query, "query")
         k = self._project(key, "key")
         v = self._project(value, "value")
         scale = 1.0 / math.sqrt(self.key_dim)
         p = self.dropout if training else 0.0
-        if return_attention_scores:
+        if not fused:  # the fused kernel needs equal widths
             scores = (q @ k.transpose(2, 3)) * scale
             if mask is not None:
                 scores = scores.masked_fill(Tensor(~mask[:, None]), -1e9)
             weights = F.softmax(scores, dim=-1)
+            if empty is not None and return_attention_scores:  # Keras: zero weights on this path
+                weights = weights * Tensor((~empty)[:, None, :, None].astype(np.float32))
             attended = (F.dropout(weights, p, True) if p else weights) @ v
         else:
             attended = F.scaled_dot_product_attention(q, k, v, attn_mask=None if mask is None else
                                                       Tensor(mask[:, None]), dropout_p=p, scale=scale)
+            if empty is not None:  # Keras's fused path: a row with no key attends uniformly (the kernel gives 0)
+                attended = attended + v.mean(dim=2, keepdim=True) * Tensor(empty[:, None, :, None].astype(np.float32))
         H, width = self.num_heads, self.value_dim
         out = attended.transpose(1, 2).reshape(B * Tq, H * width) @ self.output_kernel.reshape(H * width, -1)
         if self.use_bias:
@@ -114,7 +121,7 @@ class MultiHeadAttention(Layer):
             combine(np.tril(np.ones((Tq, Tk), bool))[None])
         if mask is None:
             return None
-        return mask | ~mask.any(axis=-1, keepdims=True)  # a fully masked row: uniform, as Keras's softmax
+        return mask
 
     def compute_mask(self, inputs, mask=None):
         return mask

@@ -175,16 +175,17 @@ class _GlobalPooling1D(Layer):
 
 
 class GlobalMaxPooling1D(_GlobalPooling1D):
-    def call(self, inputs, mask=None):
+    """The maximum over steps (a mask is ignored, as Keras does)."""
+
+    def call(self, inputs):
         x = as_float(inputs)
         _check_3d(x, self.name)
-        if mask is not None:
-            x = x.masked_fill(Tensor(~np.asarray(mask, bool)[:, :, None]), -np.inf)
         return x.max(dim=1, keepdim=self.keepdims)[0]
 
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
-    """The mean over steps; with a mask, over the unmasked steps only."""
+    """The mean over steps; with a mask, over the unmasked steps only (a fully masked row gives zeros, where
+    Keras gives NaN)."""
 
     def call(self, inputs, mask=None):
         x = as_float(inputs)

@@ -255,6 +255,8 @@ class Bidirectional(Layer):
         layer.name = "forward_" + layer.name
         self.forward_layer, self.backward_layer = layer, backward_layer
         self.merge_mode = merge_mode
+        if layer.return_sequences:  # as Keras: masked steps output zeros in both directions
+            layer.zero_output_for_mask = backward_layer.zero_output_for_mask = True
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
         self.supports_masking = True
         if weights is not None:
