@@ -2,8 +2,8 @@
 
 A ``.keras`` file here is a zip archive (as Keras's) holding ``config.json`` — the architecture: every layer's
 class and ``get_config()``, and for a functional model the recorded layer calls in the order they run — and
-``model.weights.safetensors``, the weights under the model's state-dict names (``dense.kernel``,
-``lstm.recurrent_kernel``, ...). Files are written to a temporary name and renamed into place, so an interrupted
+``model.weights.safetensors``, the weights in ``get_weights`` order under ``{index}/{state-dict name}`` keys
+(``0002/dense.kernel``); ``load_weights`` matches them by position and shape, as Keras does. Files are written to a temporary name and renamed into place, so an interrupted
 save leaves any earlier file intact. The optimizer's state is not saved (compile again after loading). A
 ``Lambda`` layer's function is not serialised: pass it back with ``custom_objects={"name": fn}``.
 """
@@ -175,11 +175,21 @@ def _atomic_write(path: str, data: bytes, overwrite: bool) -> None:
 
 
 def _weights_bytes(model: Model) -> bytes:
+    """``model.weights`` in order (Keras's ``get_weights`` order) under ``{index:04d}/{layer}/{weight}`` names."""
+    arrays = {}
+    for i, (name, w) in enumerate(_named_weights(model)):
+        arrays[f"{i:04d}/{name}"] = w.data
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "w.safetensors")
-        _save_safetensors(model.state_dict(), path, metadata={"format": FORMAT})
+        _save_safetensors(arrays, path, metadata={"format": FORMAT})
         with open(path, "rb") as f:
             return f.read()
+
+
+def _named_weights(model: Model):
+    """(state-dict name, weight) for every weight in ``model.weights`` order."""
+    names = {id(t): k for k, t in model.state_dict(keep_vars=True).items()}
+    return [(names.get(id(w), "weight"), w) for w in model.weights]
 
 
 def _load_weights_bytes(model: Model, data: bytes, source: str) -> None:
@@ -188,10 +198,19 @@ def _load_weights_bytes(model: Model, data: bytes, source: str) -> None:
         with open(path, "wb") as f:
             f.write(data)
         state = _load_safetensors(path)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise ValueError(f"{source}: the weights do not fit model {model.name!r}: {exc}") from None
+    arrays = [state[k] for k in sorted(state)]
+    own = model.weights
+    problem = None
+    if len(arrays) != len(own):
+        problem = f"the file holds {len(arrays)} weights, the model has {len(own)}"
+    else:
+        for (key, arr), w in zip(sorted(state.items()), own):
+            if tuple(arr.shape) != tuple(w.shape):
+                problem = f"{key} has shape {tuple(arr.shape)}, the model's weight has {tuple(w.shape)}"
+                break
+    if problem:
+        raise ValueError(f"{source}: the weights do not fit model {model.name!r}: {problem}")
+    model.set_weights(arrays)
 
 
 def save_model(model: Model, filepath, overwrite: bool = True) -> None:
