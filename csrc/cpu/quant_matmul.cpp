@@ -128,8 +128,9 @@ void quantize_row8(const float* x, int8_t* q, float* d, float* s, int64_t K) {
 }
 
 // ---- one block's integer dot product, per ISA ---------------------------------------------------------
-// Each ISA gives: Block (32 unpacked weights), Acc (float lanes), unpack_q4 / load_q8, and
-// fma_dot<kSigned>(acc, w, a, scale) = acc + scale · sum_i w_i a_i (w signed or unsigned bytes).
+// Each ISA gives: Block (32 unpacked weights), Act (32 activation bytes), Acc (float lanes), unpack_q4 /
+// load_q8 / load_act, dot<kSigned>(w, a) = the lanes of sum_i w_i a_i as floats (w signed or unsigned
+// bytes), and set1 / mul / fmadd on Acc.
 // kQ8Offset: what load_q8 adds to Q8_0's signed weights (VNNI multiplies unsigned by signed bytes).
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -146,13 +147,16 @@ struct Isa {
   static Block load_q8(const uint8_t* qs) {
     return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(-128));
   }
-  static Acc zero() { return _mm256_setzero_ps(); }
+  using Act = __m256i;
+  static Act load_act(const int8_t* a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)); }
   template <bool kSigned>
-  static Acc fma_dot(Acc acc, Block w, const int8_t* a, float scale) {
-    const __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
-    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), w, av);
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale), acc);
+  static Acc dot(Block w, Act a) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a));
   }
+  static Acc zero() { return _mm256_setzero_ps(); }
+  static Acc set1(float x) { return _mm256_set1_ps(x); }
+  static Acc mul(Acc a, Acc b) { return _mm256_mul_ps(a, b); }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return _mm256_fmadd_ps(a, b, c); }
   static float reduce(Acc v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -171,18 +175,21 @@ struct Isa {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
   }
   static Block load_q8(const uint8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
-  static Acc zero() { return _mm256_setzero_ps(); }
+  using Act = __m256i;
+  static Act load_act(const int8_t* a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)); }
   template <bool kSigned>
-  static Acc fma_dot(Acc acc, Block w, const int8_t* a, float scale) {
-    __m256i av = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+  static Acc dot(Block w, Act a) {
     __m256i wu = w;
     if (kSigned) {  // |w| (unsigned, <= 128) times a with w's sign: |w| · 127 · 2 < 2^15
-      av = _mm256_sign_epi8(av, w);
+      a = _mm256_sign_epi8(a, w);
       wu = _mm256_sign_epi8(w, w);
     }
-    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(wu, av), _mm256_set1_epi16(1));
-    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale), acc);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(wu, a), _mm256_set1_epi16(1)));
   }
+  static Acc zero() { return _mm256_setzero_ps(); }
+  static Acc set1(float x) { return _mm256_set1_ps(x); }
+  static Acc mul(Acc a, Acc b) { return _mm256_mul_ps(a, b); }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return _mm256_fmadd_ps(a, b, c); }
   static float reduce(Acc v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -211,13 +218,18 @@ struct Isa {
     for (int i = 0; i < kQuantBlock; ++i) b.v[i] = static_cast<int8_t>(qs[i]);
     return b;
   }
-  static Acc zero() { return 0.0f; }
+  using Act = const int8_t*;
+  static Act load_act(const int8_t* a) { return a; }
   template <bool kSigned>
-  static Acc fma_dot(Acc acc, const Block& w, const int8_t* a, float scale) {
-    int32_t dot = 0;
-    for (int i = 0; i < kQuantBlock; ++i) dot += w.v[i] * a[i];
-    return acc + scale * static_cast<float>(dot);
+  static Acc dot(const Block& w, Act a) {
+    int32_t d = 0;
+    for (int i = 0; i < kQuantBlock; ++i) d += w.v[i] * a[i];
+    return static_cast<float>(d);
   }
+  static Acc zero() { return 0.0f; }
+  static Acc set1(float x) { return x; }
+  static Acc mul(Acc a, Acc b) { return a * b; }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return a * b + c; }
   static float reduce(Acc v) { return v; }
 };
 #endif
@@ -263,11 +275,16 @@ void tile(float* y, int64_t ldy, const uint8_t* const* w, const float* dw, const
     for (int c = 0; c < C; ++c) acc[r][c] = Isa::zero();
   for (int64_t b = 0; b < a.nb; ++b) {
     typename Isa::Block wb[R];
-    for (int r = 0; r < R; ++r) wb[r] = F::unpack(w[r] + b * F::kBytes);
+    typename Isa::Acc dwv[R];
+    for (int r = 0; r < R; ++r) {
+      wb[r] = F::unpack(w[r] + b * F::kBytes);
+      dwv[r] = Isa::set1(dw[r * a.nb + b]);
+    }
     for (int c = 0; c < C; ++c) {
-      const int8_t* ab = a.q + (m0 + c) * a.K + b * kQuantBlock;
-      const float da = a.d[(m0 + c) * a.nb + b];
-      for (int r = 0; r < R; ++r) acc[r][c] = Isa::template fma_dot<F::kSigned>(acc[r][c], wb[r], ab, dw[r * a.nb + b] * da);
+      const typename Isa::Act av = Isa::load_act(a.q + (m0 + c) * a.K + b * kQuantBlock);
+      const typename Isa::Acc dav = Isa::set1(a.d[(m0 + c) * a.nb + b]);
+      for (int r = 0; r < R; ++r)
+        acc[r][c] = Isa::fmadd(Isa::mul(Isa::template dot<F::kSigned>(wb[r], av), dav), dwv[r], acc[r][c]);
     }
   }
   for (int c = 0; c < C; ++c)

@@ -18,6 +18,8 @@ enum class ScratchPurpose : int {
   conv1d_column_grads,
   quant_activations,
   quant_weight_scales,
+  crf_workspace,
+  crf_weight_grads,
   count
 };
 

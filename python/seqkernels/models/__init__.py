@@ -6,3 +6,5 @@ from .bert import (BertConfig, BertForQuestionAnswering, BertForSequenceClassifi
 from .bert_tokenizer import BertTokenizer
 from .llama import CausalLMOutput, LlamaCache, LlamaConfig, LlamaForCausalLM
 from .llama_tokenizer import LlamaTokenizer
+from .seq2seq import Seq2SeqLSTM, Seq2SeqTransformer
+from .sentence_encoder import SentenceEncoder
