@@ -122,15 +122,18 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 enable_gqa=False):
+                                 enable_gqa=False, *, causal_alignment="top_left"):
     """``torch.nn.functional.scaled_dot_product_attention`` on the fused kernel.
 
     query (..., Lq, D), key and value (..., Lk, D) with the same leading dims (usually (B, H)), float32.
     attn_mask: bool (True = attend) or float32 (added to the scores), broadcastable to (..., Lq, Lk).
-    is_causal: query i attends to keys j <= i (top-left aligned); not combinable with attn_mask, as in torch.
+    is_causal: query i attends to keys j <= i (top-left aligned, as torch); not combinable with attn_mask, as in torch.
+    causal_alignment="bottom_right" (not in torch's signature; torch spells it attn_mask=causal_lower_right(Lq, Lk)):
+    with is_causal, query i attends to keys j <= i + Lk - Lq, the queries being the last Lq positions (a block of
+    new queries after cached keys); rows before the first key (Lq > Lk) are fully masked and give 0.
     scale defaults to 1/sqrt(D). dropout_p > 0 drops attention probabilities (pass 0 in evaluation).
     enable_gqa: key and value may have fewer heads (dim -3) than query, a divisor of its count; each serves
-    that many consecutive query heads (grouped-query attention).
+    that many consecutive query heads (grouped-query attention; the kernel reads the shared heads in place).
     A row whose keys are all masked gives 0 and zero gradients (as torch's CPU kernel; its math path gives NaN).
     """
     for name, t in (("query", query), ("key", key), ("value", value)):
@@ -139,7 +142,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                             f"{type(t).__name__}")
     return ScaledDotProductAttention.apply(_tensor(query), key, value, _array(attn_mask), float(dropout_p),
                                            bool(is_causal), None if scale is None else float(scale),
-                                           bool(enable_gqa))
+                                           bool(enable_gqa), causal_alignment)
 
 
 # ---- pooling ------------------------------------------------------------------------------------------------

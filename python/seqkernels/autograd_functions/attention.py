@@ -7,8 +7,8 @@ from ..ops import attention as A
 
 class ScaledDotProductAttention(Function):
     @staticmethod
-    def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
-        options = (attn_mask, dropout_p, is_causal, scale, enable_gqa)
+    def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_alignment):
+        options = (attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_alignment)
         out, lse, seed = A.sdpa_forward(query, key, value, *options)
         ctx.saved, ctx.options = (query, key, value, out, lse, seed), options
         return out

@@ -1,6 +1,6 @@
 """Fused scaled-dot-product attention (``_C.attention_forward`` / ``_C.attention_backward``), with
 ``torch.nn.functional.scaled_dot_product_attention``'s arguments: leading dims folded to (B, H), masks folded
-alike, grouped-query heads, the dropout seed."""
+alike, grouped-query heads, causal alignment, the dropout seed."""
 from __future__ import annotations
 
 import math
@@ -14,26 +14,20 @@ _OP = "scaled_dot_product_attention"
 
 
 def _as_4d(x: np.ndarray) -> np.ndarray:
-    """(..., L, D) as (B, H, L, D): 4-D unchanged, 3-D gets a head axis, more leading dims fold into B."""
-    if x.ndim == 4:
-        return x
-    if x.ndim == 3:
-        return x[:, None]
-    return x.reshape((-1, 1) + x.shape[-2:])
+    """(..., H, L, D) as (B, H, L, D): 4-D unchanged, 3-D gets a batch axis, more leading dims fold into B."""
+    return x if x.ndim == 4 else x.reshape((-1,) + x.shape[-3:])
 
 
 def _mask_as_4d(mask, leading, len_q, len_k):
     """The mask, broadcastable to leading + (Lq, Lk), as something broadcastable to the 4-D problem."""
-    if mask is None or mask.ndim <= 2 or len(leading) == 2:
+    if mask is None or mask.ndim <= 3 or len(leading) <= 2:
         return mask  # it broadcasts over the (B, H) of the kernel as it is
-    if len(leading) == 1:
-        return mask[:, None]  # (N, Lq, Lk) -> (N, 1, Lq, Lk)
     # More than two leading dims were folded into one; a mask with leading dims of its own is folded alike
     # (this copies it when it was a broadcast view).
-    return np.broadcast_to(mask, tuple(leading) + (len_q, len_k)).reshape(-1, 1, len_q, len_k)
+    return np.broadcast_to(mask, tuple(leading) + (len_q, len_k)).reshape((-1,) + (leading[-1], len_q, len_k))
 
 
-def _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa):
+def _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_alignment):
     for name, t in (("query", query), ("key", key), ("value", value)):
         if not isinstance(t, np.ndarray):
             raise TypeError(f"{_OP}: argument '{name}' must be a Tensor, got {type(t).__name__}")
@@ -62,6 +56,9 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa
         except ValueError:
             raise ValueError(f"{_OP}: argument 'attn_mask' of shape {attn_mask.shape} does not "
                              f"broadcast to {target}") from None
+    if causal_alignment not in ("top_left", "bottom_right"):
+        raise ValueError(f"{_OP}: argument 'causal_alignment' must be 'top_left' or 'bottom_right', "
+                         f"got {causal_alignment!r}")
     if not (0.0 <= float(dropout_p) < 1.0):
         raise ValueError(f"{_OP}: argument 'dropout_p' must be in [0, 1), got {dropout_p}")
     if scale is not None and not math.isfinite(scale):
@@ -69,44 +66,38 @@ def _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa
 
 
 def _problem(query, key, value, attn_mask):
-    """The kernel's 4-D operands: q, k, v with the shared K/V heads of grouped-query attention repeated,
-    and the folded mask; also the group size."""
-    group = query.shape[-3] // max(key.shape[-3], 1)
-    if group > 1:  # grouped-query attention: each key/value head serves `group` query heads
-        key, value = (np.repeat(x, group, axis=-3) for x in (key, value))
+    """The kernel's 4-D operands and the folded mask. Grouped-query attention needs nothing here: the kernel
+    reads each shared key/value head for its query heads in place."""
     mask = _mask_as_4d(attn_mask, query.shape[:-2], query.shape[-2], key.shape[-2])
-    return _as_4d(query), _as_4d(key), _as_4d(value), mask, group
+    return _as_4d(query), _as_4d(key), _as_4d(value), mask
 
 
 def sdpa_forward(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False,
-                 seed=None):
+                 causal_alignment="top_left", seed=None):
     """out = softmax(q kᵀ · scale + mask) v over the last two dims: query (..., Lq, D), key and value
     (..., Lk, D) (with enable_gqa, fewer heads at dim -3, a divisor of query's); attn_mask bool (True =
-    attend) or float32 (added), broadcastable to (..., Lq, Lk); scale None = 1/sqrt(D). A row whose keys are
-    all masked gives 0. -> (out, lse, seed); saved: lse (B, H, Lq) float32 and the dropout seed (0-d int64)."""
-    _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)
-    q, k, v, mask, _ = _problem(query, key, value, attn_mask)
+    attend) or float32 (added), broadcastable to (..., Lq, Lk); scale None = 1/sqrt(D); with is_causal,
+    ``causal_alignment`` 'top_left' (torch's: query i sees keys j <= i) or 'bottom_right' (j <= i + Lk - Lq).
+    A row whose keys are all masked gives 0. -> (out, lse, seed); saved: lse (B, H, Lq) float32 and the
+    dropout seed (0-d int64)."""
+    _check(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, causal_alignment)
+    q, k, v, mask = _problem(query, key, value, attn_mask)
     seed = seed_array(seed) if dropout_p > 0.0 else np.array(0, dtype=np.int64)
     out, lse = _C.attention_forward(q, k, v, mask, dropout_p=float(dropout_p), is_causal=bool(is_causal),
-                                    scale=None if scale is None else float(scale), seed=int(seed))
+                                    scale=None if scale is None else float(scale), seed=int(seed),
+                                    causal_alignment=causal_alignment)
     return out.reshape(query.shape), lse, seed
 
 
 def sdpa_backward(dy, query, key, value, out, lse, seed, attn_mask=None, dropout_p=0.0, is_causal=False,
-                  scale=None, enable_gqa=False, needs=(True, True, True)):
-    """-> (dquery, dkey, dvalue); the gradients of the repeated key/value heads of grouped-query attention
-    summed onto their shared head. The kernel computes all three at once; ``needs`` only drops results."""
-    q, k, v, mask, group = _problem(query, key, value, attn_mask)
+                  scale=None, enable_gqa=False, causal_alignment="top_left", needs=(True, True, True)):
+    """-> (dquery, dkey, dvalue) (a shared key/value head's gradient summed over its query heads). The kernel
+    computes all three at once; ``needs`` only drops results."""
+    q, k, v, mask = _problem(query, key, value, attn_mask)
     o = _as_4d(out)
     dq, dk, dv = _C.attention_backward(np.ascontiguousarray(dy, dtype=np.float32).reshape(o.shape), q, k, v, o, lse,
                                        attn_mask=mask, dropout_p=float(dropout_p), is_causal=bool(is_causal),
-                                       scale=None if scale is None else float(scale), seed=int(seed))
-
-    def ungroup(grad, shape):
-        grad = grad.reshape(shape[:-3] + (shape[-3] * group,) + shape[-2:])
-        if group == 1:
-            return grad
-        return grad.reshape(shape[:-3] + (shape[-3], group) + shape[-2:]).sum(axis=-3)
-
-    return (dq.reshape(query.shape) if needs[0] else None, ungroup(dk, key.shape) if needs[1] else None,
-            ungroup(dv, value.shape) if needs[2] else None)
+                                       scale=None if scale is None else float(scale), seed=int(seed),
+                                       causal_alignment=causal_alignment)
+    return (dq.reshape(query.shape) if needs[0] else None, dk.reshape(key.shape) if needs[1] else None,
+            dv.reshape(value.shape) if needs[2] else None)
