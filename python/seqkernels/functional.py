@@ -13,9 +13,11 @@ from .autograd_functions.elementwise import Elu, LeakyRelu, Relu, Sigmoid, Silu,
 from .autograd_functions.embedding import Embedding
 from .autograd_functions.linear import Linear
 from .autograd_functions.loss import BinaryCrossEntropyWithLogits, CrossEntropy, MseLoss
-from .autograd_functions.norm import LayerNorm
+from .autograd_functions.norm import LayerNorm, Normalize
+from .autograd_functions.pad import Pad
 from .autograd_functions.pooling import AvgPool1d, MaxPool1d
 from .ops.activation import dropout_check_p
+from .ops.embedding import one_hot_forward
 from .tensor import Tensor
 
 _wrap = Tensor._from_op
@@ -143,6 +145,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return ScaledDotProductAttention.apply(_tensor(query), key, value, _array(attn_mask), float(dropout_p),
                                            bool(is_causal), None if scale is None else float(scale),
                                            bool(enable_gqa), causal_alignment)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
+    """``x / max(||x||_p, eps)`` along ``dim`` (finite p > 0), as ``torch.nn.functional.normalize``."""
+    if out is not None:
+        raise TypeError("normalize: argument 'out' is not supported")
+    return Normalize.apply(_tensor(input), p, dim, eps)
+
+
+def one_hot(tensor, num_classes: int = -1):
+    """int64 one-hot vectors (*, num_classes) of class indices (``num_classes=-1``: the largest + 1)."""
+    return _wrap(one_hot_forward(_array(tensor), num_classes)[0], None, 0)
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """Pads the trailing dims, as ``torch.nn.functional.pad``: ``pad`` = (left, right) of the last dim, then the
+    one before, ...; mode 'constant' (fill ``value``, default 0), 'reflect', 'replicate' or 'circular'; negative
+    amounts crop. Any number of leading dims (torch asks reflect/replicate/circular for batched shapes)."""
+    return Pad.apply(_tensor(input), tuple(pad) if isinstance(pad, list) else pad, mode, value)
 
 
 # ---- pooling ------------------------------------------------------------------------------------------------

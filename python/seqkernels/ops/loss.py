@@ -15,6 +15,8 @@ _F32 = np.float32
 def _class_rows(x: np.ndarray, t: np.ndarray, op: str):
     """Logits (C,), (N, C) or (N, C, d1, ...) as a (rows, C) matrix with the matching 1-D targets; also the
     shape of the unreduced loss (the target's)."""
+    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first
+        return (x if x.flags.c_contiguous else np.ascontiguousarray(x)), t, t.shape
     if x.ndim == 0:
         raise ValueError(f"{op}: argument 'input' must have a class dimension, got a 0-d array")
     if x.ndim == 1:
