@@ -35,11 +35,15 @@ def _apply(fn, op_forward, *args):
     """``fn.apply(*args)`` (``fn``'s arguments are ``op_forward``'s); when no graph would be recorded (no
     argument requires grad, or grad mode is off), ``op_forward``'s first output straight away: the same
     result without ``Function.apply``'s per-call work."""
-    if is_grad_enabled():
-        for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
+    raw = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a.requires_grad and is_grad_enabled():
                 return fn.apply(*args)
-    y = op_forward(*[a.data if isinstance(a, Tensor) else a for a in args])[0]
+            raw.append(a.data)
+        else:
+            raw.append(a)
+    y = op_forward(*raw)[0]
     return _wrap(y if type(y) is np.ndarray else np.asarray(y), None, 0)
 
 
