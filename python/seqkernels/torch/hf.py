@@ -1,0 +1,2 @@
+def register_transformers(quiet=False):
+    return False
