@@ -521,6 +521,8 @@ def rnn(input: Tensor, hx: Optional[Tensor], cx: Optional[Tensor], weights: List
             if lstm:
                 c_n[i] = c
             if train:
+                if lens is not None:  # only the real steps' rows are written (packed first): keep no garbage
+                    s[int(lens.sum()):] = 0
                 states.append(torch.from_numpy(s))
         if train and layer < num_layers - 1:
             layer_outputs.append(torch.from_numpy(y))
