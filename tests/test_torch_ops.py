@@ -162,11 +162,14 @@ def test_embedding_matches_torch(kw):
     _compare(lambda w: SF.embedding(idx, w, **kw), lambda w: F.embedding(idx, w, **kw), (rg(10, 6),))
 
 
-@pytest.mark.parametrize("shape,norm,affine", [((1, 1), [1], True), ((3, 7, 5), [5], True), ((2, 3, 13), [3, 13], False)])
-def test_layer_norm_matches_torch(shape, norm, affine):
+# A single normalised element has variance 0, so rstd = 1/sqrt(eps) ~ 316 scales both sides' float32 rounding
+# of a mathematically zero input gradient (seen up to 6e-5 over 200 draws): a looser atol for that case only.
+@pytest.mark.parametrize("shape,norm,affine,atol", [((1, 1), [1], True, 2e-4), ((3, 7, 5), [5], True, 1e-5),
+                                                    ((2, 3, 13), [3, 13], False, 1e-5)])
+def test_layer_norm_matches_torch(shape, norm, affine, atol):
     w, b = (rg(*norm), rg(*norm)) if affine else (None, None)
     _compare(lambda x, w, b: SF.layer_norm(x, norm, w, b), lambda x, w, b: F.layer_norm(x, norm, w, b),
-             (rg(*shape), w, b))
+             (rg(*shape), w, b), atol=atol)
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
