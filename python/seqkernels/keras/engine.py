@@ -165,10 +165,8 @@ def _stand_in(kt: KerasTensor, size: int):
 
 
 def _to_tensor(value):
-    if isinstance(value, np.ndarray):
-        return Tensor(value)
-    if isinstance(value, (np.generic,)) or (isinstance(value, (list,)) and value and
-                                           not isinstance(value[0], (Tensor, np.ndarray, list, tuple))):
+    """numpy arrays and numpy scalars become Tensors (ids keep their integer dtype); the rest is left alone."""
+    if isinstance(value, (np.ndarray, np.generic)):
         return Tensor(np.asarray(value))
     return value
 
@@ -225,13 +223,6 @@ class Layer(Module):
             self._regularized.append((attr, reg))
         return weight
 
-    def _own_weights(self, trainable=None) -> List[Tensor]:
-        out = []
-        for attr, is_trainable in self._weight_order:
-            if trainable is None or (is_trainable and self._trainable) == trainable:
-                out.append(self._parameters[attr] if is_trainable else self._buffers[attr])
-        return out
-
     def _sublayers(self):
         return [m for m in self._modules.values() if m is not None]
 
@@ -239,8 +230,8 @@ class Layer(Module):
     def weights(self) -> List[Tensor]:
         """Every weight in Keras's order: this layer's own (trainable, then non-trainable), then each
         sublayer's."""
-        own = [w for attr, t in self._weight_order if t for w in [self._parameters[attr]]] + \
-              [w for attr, t in self._weight_order if not t for w in [self._buffers[attr]]]
+        own = [self._parameters[attr] for attr, trainable in self._weight_order if trainable] + \
+              [self._buffers[attr] for attr, trainable in self._weight_order if not trainable]
         seen = {id(w) for w in own}
         out = list(own)
         for child in self._sublayers():
@@ -606,7 +597,7 @@ class Model(Layer):
         for t, value, m in zip(self._flat_inputs, flat, flat_masks):
             if not isinstance(value, Tensor):
                 value = Tensor(np.asarray(value))
-            if value.dtype != t.dtype and not isinstance(value.data, KerasTensor):
+            if value.dtype != t.dtype:  # Keras casts inputs to the Input's dtype
                 value = Tensor(value.data.astype(t.dtype))
             if value.ndim != len(t.shape) or any(d is not None and d != s for d, s in zip(t.shape[1:], value.shape[1:])):
                 raise ValueError(f"{self.name}: input {t.name!r} expects shape {t.shape}, got {tuple(value.shape)}")
