@@ -358,7 +358,7 @@ class Layer(Module):
             self.build(_shape_of(first))
             object.__setattr__(self, "built", True)
 
-    def _run(self, args, kwargs, lookup):
+    def _run(self, args, kwargs, lookup, training=None):
         """Calls ``call`` with ``mask`` (the first input's), per-input masks (``query_mask`` / ``value_mask`` /
         ``key_mask`` for attention) and ``training`` filled in where ``call`` takes them; ``lookup(tensor)`` gives
         a value's mask. Returns (outputs, output mask)."""
@@ -377,7 +377,7 @@ class Layer(Module):
                 if kwargs.get(name) is None and isinstance(source, Tensor) and lookup(source) is not None:
                     kwargs[name] = lookup(source)
         if self._takes("training") and kwargs.get("training") is None:
-            kwargs["training"] = self.training and not _inference_depth[0]
+            kwargs["training"] = (self.training if training is None else bool(training)) and not _inference_depth[0]
         outputs = self.call(*args, **kwargs)
         out_mask = self.compute_mask(first, mask)
         return outputs, out_mask
@@ -616,7 +616,7 @@ class Model(Layer):
             kwargs = {k: map_structure(value_of, v) for k, v in node.kwargs.items()}
             layer = node.layer
             layer._ensure_built(args[0] if args else next(iter(kwargs.values())))
-            outs, out_mask = layer._run(args, kwargs, lookup)
+            outs, out_mask = layer._run(args, kwargs, lookup, training)  # model(x, training=True) reaches every layer
             for kt, value, m in zip(node.outputs, flatten(outs), layer._spread_masks(outs, out_mask)):
                 values[id(kt)] = (value, m)
                 if m is not None:
