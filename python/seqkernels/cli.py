@@ -38,6 +38,9 @@ def _add_train(sub) -> None:
     train.add_argument("--output-dir", default="seqkernels-model", help="where to save (default: ./seqkernels-model)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=_positive_int, default=None, help="kernel threads (default: all)")
+    train.add_argument("--distributed", action="store_true",
+                       help="data-parallel over MPI: run as `mpiexec -n N seqkernels train --distributed` "
+                            "(--batch-size is per process; needs seqkernels[distributed])")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar, 2 one line per epoch")
 
@@ -58,6 +61,9 @@ def _run_train(args, parser) -> None:
         parser.error(f"--validation-split must be in (0, 1), got {args.validation_split}")
     if args.threads is not None:
         set_num_threads(args.threads)
+    if args.distributed:
+        from . import distributed
+        distributed.init()
     if args.data is None:
         texts, labels = load_bbc_news()
     else:
