@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import cpp_package
+
 
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -90,8 +92,27 @@ def _run_predict(args, parser) -> None:
         print(f"{label}\t{prob:.3f}\t{preview}")
 
 
+class _PrintPath(argparse.Action):
+    """``--cmake-dir`` / ``--include-dir``: print an installed folder and exit, as pybind11's ``--cmakedir``."""
+
+    def __init__(self, option_strings, dest, path, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+        self.path = path
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        try:
+            print(self.path())
+        except FileNotFoundError as exc:
+            parser.exit(1, f"seqkernels: {exc}\n")
+        parser.exit()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="seqkernels", description="seqkernels command line")
+    parser.add_argument("--cmake-dir", action=_PrintPath, path=cpp_package.cmake_dir,
+                        help="print the folder of seqkernelsConfig.cmake (for find_package) and exit")
+    parser.add_argument("--include-dir", action=_PrintPath, path=cpp_package.include_dir,
+                        help="print the folder of the C++ headers and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_predict(sub)
