@@ -6,7 +6,7 @@ tokenizer, batches and hyper-parameters (qa.HYPER). Prints top-1 accuracy, MRR@1
 
     python examples/qa_retrieval.py [--no-torch] [--threads 2] [--save DIR]
 
-Then: `seqkernels search --corpus answers.txt --model-dir DIR "what is ai"`."""
+Then: `seqkernels search --corpus answers.jsonl --model-dir DIR "what is ai"` (--write-corpus answers.jsonl)."""
 import argparse
 import json
 import os
@@ -24,9 +24,13 @@ parser.add_argument("--no-torch", action="store_true")
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--save", help="save the fine-tuned seqkernels encoder here")
 parser.add_argument("--json", help="write the results here")
+parser.add_argument("--write-corpus", help="write the knowledge base (every distinct answer) here as .jsonl")
 args = parser.parse_args()
 sk.set_num_threads(args.threads)
 train, test, answers = qa.qa_split()
+if args.write_corpus:
+    with open(args.write_corpus, "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"answer": a}) + "\n" for a in answers)
 print(f"{len(train)} training pairs, {len(test)} test pairs, {len(answers)} answers in the knowledge base")
 enc = SentenceEncoder.from_pretrained(minilm_folder())
 results = {"ours": {"pretrained": qa.evaluate(lambda t: enc.encode(t, show_progress_bar=False), test, answers)}}
