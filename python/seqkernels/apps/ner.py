@@ -237,7 +237,7 @@ class Tagger:
 
 
 DEFAULTS = {"bilstm-crf": {"epochs": 12, "batch_size": 32, "lr": 1e-2},
-            "minilm": {"epochs": 3, "batch_size": 16, "lr": 1e-4}}
+            "minilm": {"epochs": 2, "batch_size": 16, "lr": 1e-4}}
 
 
 def train_tagger(data, model: str = "bilstm-crf", epochs=None, batch_size=None, lr=None, embed_dim: int = 100,
