@@ -12,8 +12,9 @@ import numpy as _np
 
 from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .random import manual_seed
-from .tensor import Tensor, tensor
-from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,
+from . import tensor  # the module, callable: sk.tensor(data) is the factory
+from .tensor import Tensor
+from .tensor_functions import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,
                              flatten, full, ge, gt, le, log, log_softmax, logical_and, logical_not, logical_or,
                              lt, masked_fill, matmul, max, mean, min, mul, ne, neg, ones, ones_like, permute, pow,
                              rand, randint, randn, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
@@ -23,6 +24,7 @@ from . import nn
 from . import optim
 from . import models
 from .io import load, save
+from .dlpack import from_dlpack
 from . import callbacks, losses, metrics, preprocessing  # Keras-style training and preprocessing
 from . import retrieval
 
@@ -48,7 +50,7 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["Function", "Tensor", "build_info", "enable_grad", "get_num_threads", "is_grad_enabled", "load",
+__all__ = ["Function", "Tensor", "build_info", "enable_grad", "from_dlpack", "get_num_threads", "is_grad_enabled", "load",
            "manual_seed", "matmul", "nn", "no_grad", "save", "set_grad_enabled", "set_num_threads", "tensor",
            "__version__",
            "abs", "add", "arange", "argmax", "argmin", "cat", "chunk", "clone", "concat", "div", "eq", "exp", "expand",
