@@ -93,21 +93,21 @@ inline uint64_t mix(uint64_t seed, uint64_t i) {
 
 }  // namespace
 
-void gelu_forward(const float* x, float* y, int64_t n, GeluApproximation approximation) {
+void gelu_forward(float* y, const float* x, int64_t n, GeluApproximation approximation) {
   if (approximation == GeluApproximation::tanh)
     parallel_map(x, y, n, gelu_tanh);
   else
     parallel_map(x, y, n, gelu_exact);
 }
 
-void gelu_backward(const float* dy, const float* x, float* dx, int64_t n, GeluApproximation approximation) {
+void gelu_backward(float* dx, const float* dy, const float* x, int64_t n, GeluApproximation approximation) {
   if (approximation == GeluApproximation::tanh)
     parallel_map2(dy, x, dx, n, gelu_tanh_grad);
   else
     parallel_map2(dy, x, dx, n, gelu_exact_grad);
 }
 
-void softmax_forward(const float* x, float* y, int64_t rows, int64_t dim, bool log) {
+void softmax_forward(float* y, const float* x, int64_t rows, int64_t dim, bool log) {
   parallel_for(rows, row_grain(dim), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * dim;
@@ -126,7 +126,7 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t dim, bool l
   });
 }
 
-void softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, int64_t dim, bool log) {
+void softmax_backward(float* dx, const float* dy, const float* y, int64_t rows, int64_t dim, bool log) {
   parallel_for(rows, row_grain(dim), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* dyr = dy + r * dim;
@@ -143,13 +143,13 @@ void softmax_backward(const float* dy, const float* y, float* dx, int64_t rows, 
   });
 }
 
-void dropout(const float* in, float* out, int64_t n, float p, uint64_t seed) {
+void dropout(float* y, const float* x, int64_t n, float p, uint64_t seed) {
   const float scale = 1.0f / (1.0f - p);
   parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       const float u = static_cast<float>(mix(seed, static_cast<uint64_t>(i)) >> 40) * 0x1p-24f;
-      out[i] = u >= p ? in[i] * scale : 0.0f;
+      y[i] = u >= p ? x[i] * scale : 0.0f;
     }
   });
 }

@@ -40,8 +40,8 @@ float sum_of_weights(const float* class_weight, int64_t classes) {
 
 }  // namespace
 
-void cross_entropy_forward(const float* logits, const int64_t* target, const float* class_weight, float* loss,
-                           float* lse, double* loss_sum, double* weight_sum, int64_t rows, int64_t classes,
+void cross_entropy_forward(float* loss, float* lse, double* loss_sum, double* weight_sum, const float* logits,
+                           const int64_t* target, const float* class_weight, int64_t rows, int64_t classes,
                            int64_t ignore_index, float label_smoothing) {
   const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
   const float total_weight = sum_of_weights(class_weight, classes);
@@ -81,8 +81,8 @@ void cross_entropy_forward(const float* logits, const int64_t* target, const flo
   *weight_sum = weights;
 }
 
-void cross_entropy_backward(const float* logits, const int64_t* target, const float* class_weight,
-                            const float* lse, const float* grad_loss, float* dlogits, int64_t rows, int64_t classes,
+void cross_entropy_backward(float* dlogits, const float* dy, const float* logits, const int64_t* target,
+                            const float* lse, const float* class_weight, int64_t rows, int64_t classes,
                             int64_t ignore_index, float label_smoothing) {
   const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
   const float total_weight = sum_of_weights(class_weight, classes);
@@ -95,7 +95,7 @@ void cross_entropy_backward(const float* logits, const int64_t* target, const fl
         std::fill(dz, dz + classes, 0.0f);
         continue;
       }
-      const float g = grad_loss[r];
+      const float g = dy[r];
       const float wt = class_weight ? class_weight[t] : 1.0f;
       const V scale = Vec::set1(g * ((1.0f - eps) * wt + smooth * total_weight));
       const V shift = Vec::set1(lse[r]);

@@ -18,7 +18,7 @@ FloatArray gelu_forward_binding(py::handle x_obj, const std::string& approximate
   FloatArray y = empty_float32(shape_of(x));
   float* yp = y.mutable_data();
   py::gil_scoped_release release;
-  gelu_forward(x.data(), yp, x.size(), mode);
+  gelu_forward(yp, x.data(), x.size(), mode);
   return y;
 }
 
@@ -30,7 +30,7 @@ FloatArray gelu_backward_binding(py::handle dy_obj, py::handle x_obj, const std:
   FloatArray dx = empty_float32(shape_of(x));
   float* dxp = dx.mutable_data();
   py::gil_scoped_release release;
-  gelu_backward(dy.data(), x.data(), dxp, x.size(), mode);
+  gelu_backward(dxp, dy.data(), x.data(), x.size(), mode);
   return dx;
 }
 
@@ -41,7 +41,7 @@ FloatArray softmax_forward_binding(py::handle x_obj, bool log) {
   FloatArray y = empty_float32(shape_of(x));
   float* yp = y.mutable_data();
   py::gil_scoped_release release;
-  softmax_forward(x.data(), yp, x.shape(0), x.shape(1), log);
+  softmax_forward(yp, x.data(), x.shape(0), x.shape(1), log);
   return y;
 }
 
@@ -54,7 +54,7 @@ FloatArray softmax_backward_binding(py::handle dy_obj, py::handle y_obj, bool lo
   FloatArray dx = empty_float32(shape_of(y));
   float* dxp = dx.mutable_data();
   py::gil_scoped_release release;
-  softmax_backward(dy.data(), y.data(), dxp, y.shape(0), y.shape(1), log);
+  softmax_backward(dxp, dy.data(), y.data(), y.shape(0), y.shape(1), log);
   return dx;
 }
 
@@ -67,7 +67,7 @@ FloatArray dropout_binding(py::handle x_obj, float p, uint64_t seed, bool backwa
   FloatArray y = empty_float32(shape_of(x));
   float* yp = y.mutable_data();
   py::gil_scoped_release release;
-  dropout(x.data(), yp, x.size(), p, seed);
+  dropout(yp, x.data(), x.size(), p, seed);
   return y;
 }
 

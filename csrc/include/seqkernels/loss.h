@@ -9,15 +9,17 @@ namespace sk {
 // with w = class_weight (null: all ones) and eps = label_smoothing. Also writes lse[i] for backward, and
 // the reductions' ingredients in double: loss_sum = sum_i loss[i], weight_sum = sum of w_t over the rows
 // that are not ignored ('mean' is loss_sum / weight_sum, as torch).
-// Targets must lie in [0, classes) or equal ignore_index (the caller checks).
-void cross_entropy_forward(const float* logits, const int64_t* target, const float* class_weight, float* loss,
-                           float* lse, double* loss_sum, double* weight_sum, int64_t rows, int64_t classes,
+// loss, lse (rows); loss_sum, weight_sum one double each; logits (rows, classes), target (rows),
+// class_weight (classes) or null. Targets must lie in [0, classes) or equal ignore_index (the caller checks).
+void cross_entropy_forward(float* loss, float* lse, double* loss_sum, double* weight_sum, const float* logits,
+                           const int64_t* target, const float* class_weight, int64_t rows, int64_t classes,
                            int64_t ignore_index, float label_smoothing);
 
-// dlogits[i, c] = grad_loss[i] * ((1 - eps) w_t (p_ic - [c = t]) + eps/C (W p_ic - w_c)),
+// dlogits (rows, classes): dlogits[i, c] = dy[i] ((1 - eps) w_t (p_ic - [c = t]) + eps/C (W p_ic - w_c)),
 //   p_ic = exp(z_ic - lse_i),  W = sum_c w_c;  zero for ignored rows.
-void cross_entropy_backward(const float* logits, const int64_t* target, const float* class_weight,
-                            const float* lse, const float* grad_loss, float* dlogits, int64_t rows, int64_t classes,
+// dy (rows) the gradient of loss; logits, target, class_weight as forward; lse (rows) from forward.
+void cross_entropy_backward(float* dlogits, const float* dy, const float* logits, const int64_t* target,
+                            const float* lse, const float* class_weight, int64_t rows, int64_t classes,
                             int64_t ignore_index, float label_smoothing);
 
 }  // namespace sk
