@@ -12,6 +12,7 @@ from .conv import Conv1d
 from .pooling import AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
 from .sparse import Embedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .crf import CRF
 from .attention import MultiheadAttention
 from .transformer import (DecoderCache, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
