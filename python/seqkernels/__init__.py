@@ -23,6 +23,7 @@ from . import nn
 from . import optim
 from . import models
 from .io import load, save
+from .dlpack import from_dlpack
 from . import callbacks, losses, metrics, preprocessing  # Keras-style training and preprocessing
 from . import retrieval
 
@@ -48,7 +49,7 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["Function", "Tensor", "build_info", "enable_grad", "get_num_threads", "is_grad_enabled", "load",
+__all__ = ["Function", "Tensor", "build_info", "enable_grad", "from_dlpack", "get_num_threads", "is_grad_enabled", "load",
            "manual_seed", "matmul", "nn", "no_grad", "save", "set_grad_enabled", "set_num_threads", "tensor",
            "__version__",
            "abs", "add", "arange", "argmax", "argmin", "cat", "chunk", "clone", "concat", "div", "eq", "exp", "expand",
