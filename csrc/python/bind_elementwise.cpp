@@ -1,5 +1,8 @@
 // _C.unary_forward / _C.unary_backward, _C.binary_forward / _C.binary_backward: element-wise float32 math
 // (the kernels are documented in seqkernels/elementwise.h).
+#include <pybind11/stl.h>
+
+#include <cmath>
 #include <string>
 
 #include "kernel_args.h"

@@ -1,5 +1,8 @@
 // _C.sum_forward / _C.sum_backward, _C.max_forward / _C.max_backward / _C.amax_backward: reductions over one
 // dim of a float32 array (the kernels are documented in seqkernels/reduce.h).
+#include <pybind11/stl.h>
+
+#include <cmath>
 #include <string>
 
 #include "kernel_args.h"
