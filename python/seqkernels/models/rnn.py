@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import functional as F
 from ..nn import CRF, GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
-from ..ops.tensor_ops import cat
+from ..tensor_functions import cat
 from ..tensor import Tensor
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
