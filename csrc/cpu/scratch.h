@@ -18,6 +18,7 @@ enum class ScratchPurpose : int {
   conv1d_column_grads,
   quant_activations,
   quant_weight_scales,
+  elementwise_gradient,
   crf_workspace,
   crf_weight_grads,
   count

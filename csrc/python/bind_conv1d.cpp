@@ -56,7 +56,7 @@ FloatArray conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle
   float* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
-    conv1d_forward(s, x.data(), w.data(), bp, yp);
+    conv1d_forward(yp, x.data(), w.data(), bp, s);
   }
   return y;
 }
@@ -75,7 +75,7 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
   float* dbp = optional_output(bias_grad, {s.out_channels}, db);
   {
     py::gil_scoped_release release;
-    conv1d_backward(s, x.data(), w.data(), dy.data(), dxp, dwp, dbp);
+    conv1d_backward(dxp, dwp, dbp, dy.data(), x.data(), w.data(), s);
   }
   return py::make_tuple(dx, dw, db);
 }
