@@ -165,3 +165,56 @@ def test_save_argument_errors(tmp_path):
     with pytest.raises(TypeError, match="str to str"):
         sk.save({"a": np.ones(1)}, tmp_path / "x", metadata={"step": 3})
     assert not (tmp_path / "x").exists() and os.listdir(tmp_path) == []
+
+
+def test_save_writes_through_a_symlink_and_follows_the_umask(tmp_path):
+    target = tmp_path / "real.safetensors"
+    link = tmp_path / "link.safetensors"
+    sk.save({"a": np.ones(3, np.float32)}, target)
+    os.chmod(target, 0o640)
+    link.symlink_to(target)
+    sk.save({"a": np.full(3, 2.0, np.float32)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link stays
+    np.testing.assert_array_equal(sk.load(target)["a"], np.full(3, 2.0, np.float32))
+    assert os.stat(target).st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    old = os.umask(0o022)
+    try:
+        sk.save({"a": np.ones(1, np.float32)}, tmp_path / "new.safetensors")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "new.safetensors").st_mode & 0o777 == 0o644  # as open() would give
+    assert sorted(os.listdir(tmp_path)) == ["link.safetensors", "new.safetensors", "real.safetensors"]
+
+
+def test_kill_9_mid_save_repeatedly_is_atomic_and_leaves_no_litter(tmp_path):
+    """A child saves a 4 MB checkpoint in a loop; it is killed with SIGKILL at varying moments, the file is
+    loaded after each kill (always a whole checkpoint), and the next save removes the dead child's temporary."""
+    import signal
+    import time
+
+    path = tmp_path / "ckpt.safetensors"
+    sk.save({"w": np.zeros(1 << 20, np.float32)}, path)
+    script = f"""
+import numpy as np, seqkernels as sk
+i = 1
+while True:
+    sk.save({{"w": np.full(1 << 20, float(i), np.float32), "i": np.array(i)}}, {str(path)!r})
+    i += 1
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    rng = np.random.default_rng(0)
+    interrupted = 0
+    for attempt in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+        time.sleep(0.4 + rng.uniform(0.0, 0.3))  # import (~0.3 s), then some saves, then the kill lands mid-way
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -9, proc.stderr.read().decode()
+        loaded = sk.load(path)
+        assert loaded["w"].shape == (1 << 20,) and np.all(loaded["w"] == loaded["w"][0])
+        leftovers = [n for n in os.listdir(tmp_path) if n != "ckpt.safetensors"]
+        assert len(leftovers) <= 1, leftovers  # at most the one the kill interrupted
+        interrupted += len(leftovers)
+    assert interrupted >= 1  # some kill did land mid-write (a save is mostly writing and fsync)
+    sk.save({"w": np.ones(4, np.float32)}, path)
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # the dead children's temporaries are gone
