@@ -9,11 +9,13 @@ message)``, or ``(None, repr(result))`` when the snippet's last statement ``resu
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import traceback
 from dataclasses import dataclass
 from typing import Optional
 
-_PRELUDE = ("import numpy as np, pickle, seqkernels as sk, seqkernels._C as C, seqkernels.functional as F\n")
+_PRELUDE = ("import numpy as np, pickle, seqkernels as sk, seqkernels._C as C, seqkernels.functional as F\n"
+            "from _isolated import make_array as mk\n")
 
 _PROMISED = (TypeError, ValueError, IndexError, MemoryError)
 ALLOWED_ERRORS = tuple(cls.__name__ for cls in _PROMISED)  # what public entry points may raise
@@ -29,9 +31,74 @@ def _get_context():
     return _context
 
 
+def make_array(spec):
+    """An argument built from a plain-data recipe (so that layouts pickling would lose survive the trip to the
+    child): spec = (shape, dtype, layout, fill); dtype may also be 'list', 'scalar' or 'None'; fill is
+    'normal', 'zeros', 'nan', 'inf', 'huge' or ('ids', bound)."""
+    import pickle
+
+    import numpy as np
+
+    shape, dtype, layout, fill = spec
+    if dtype == "None":
+        return None
+    if dtype == "scalar":
+        return 1.0
+    rng = np.random.default_rng(len(shape))
+    count = int(np.prod(shape, dtype=np.int64))
+    if isinstance(fill, tuple):  # ids around [0, bound), a few out of range on either side
+        bound = fill[1]
+        values = rng.integers(-1, bound + 1, size=count) if count else np.zeros(0, np.int64)
+    else:
+        values = {"normal": lambda: rng.standard_normal(count), "zeros": lambda: np.zeros(count),
+                  "nan": lambda: np.where(rng.random(count) < 0.3, np.nan, rng.standard_normal(count)),
+                  "inf": lambda: np.where(rng.random(count) < 0.3, np.inf, -rng.standard_normal(count)),
+                  "huge": lambda: np.full(count, 3e38)}[fill]()
+    if dtype == "list":
+        return values.reshape(shape).tolist()
+    with np.errstate(all="ignore"):
+        arr = values.astype(dtype).reshape(shape)
+    if layout == "f":
+        arr = np.asfortranarray(arr)
+    elif layout == "neg" and arr.ndim:
+        arr = arr[..., ::-1]
+    elif layout == "bcast" and arr.ndim and arr.shape[0]:
+        arr = np.broadcast_to(arr[:1], arr.shape)
+    elif layout == "bcast_huge" and arr.ndim and arr.shape[0]:
+        arr = np.broadcast_to(arr[:1], (2 ** 31,) + arr.shape[1:])  # a view; a copy cannot be allocated
+    elif layout == "ro":
+        arr.flags.writeable = False
+    elif layout == "unaligned":
+        raw = np.zeros(arr.nbytes + 1, np.uint8)
+        view = raw[1:].view(arr.dtype) if arr.itemsize == 1 else np.frombuffer(raw, arr.dtype, count, 1)
+        view[...] = arr.reshape(-1)
+        arr = view.reshape(shape)
+    elif layout == "pickled":
+        arr = pickle.loads(pickle.dumps(arr))
+    elif layout == "strided" and arr.ndim:
+        wide = np.empty(arr.shape[:-1] + (2 * arr.shape[-1],), arr.dtype)
+        wide[..., ::2] = arr
+        arr = wide[..., ::2]
+    return arr
+
+
+def _limit_memory() -> None:
+    """Caps the child's address space 3 GiB above what it maps now, so an adversarial size that the OS would
+    overcommit fails as MemoryError instead of paging the machine to death (not under ASan, whose shadow
+    memory needs the address space: ASAN_OPTIONS' max_allocation_size_mb does the job there)."""
+    import resource
+
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        return
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + (3 << 30), resource.RLIM_INFINITY))
+
+
 def _child(code: str, conn) -> None:
     namespace: dict = {}
     try:
+        _limit_memory()
         exec(compile(_PRELUDE + code, "<isolated>", "exec"), namespace)
         conn.send((None, repr(namespace.get("result"))[:2000]))
     except BaseException as exc:  # everything, so the parent sees what the public API raised
