@@ -19,11 +19,15 @@
 //   dk   += scale · dSᵀ q
 //   dq   += scale · dS k
 //
+// Grouped-query attention: query head h of batch b reads key/value head kv = b·Hkv + h / G (G = H / Hkv) in
+// place; dk and dv of a key/value head sum the contributions of its G query heads in a fixed order.
+//
 // Work is split so that every output element is written by one thread in a fixed order (deterministic,
-// no atomics): when there are at least as many (batch, head) pairs as threads, each thread owns whole
-// heads and does all five products per tile once; otherwise a first pass owns key blocks (dk, dv) and a
-// second owns query blocks (dq), each recomputing P. Both accumulate dq over key blocks in the same
-// order, so they give identical results.
+// no atomics): when there are at least as many (batch, key/value head) pairs as threads, each thread owns
+// whole key/value heads with their G query heads and does all five products per tile once; otherwise a
+// first pass owns key blocks (dk, dv) and a second owns query blocks (dq), each recomputing P. Both
+// accumulate dq over key blocks, and dk, dv over query heads then query blocks, in the same order, so they
+// give identical results.
 //
 // Every tile product reads its right operand (a block of K, V, q or dout) packed once per thread and head
 // (gemm_pack_b), not re-packed for each tile.
@@ -70,35 +74,61 @@ struct Dropout {
   }
 };
 
-// One (batch, head): pointers to its rows and its mask offset.
+// The strides of q, k, v with C-contiguous ones filled in.
+AttentionLayout resolved(const AttentionLayout& layout, int64_t heads, int64_t rows, int64_t D) {
+  if (layout.row != 0) return layout;
+  return {heads * rows * D, rows * D, D};
+}
+
+// One query head (b, h) and its key/value head: pointers to their first rows, row strides, mask offset.
 struct Head {
-  int64_t b, h, index;  // index = b * H + h
+  int64_t b, h, index, kv_index;  // index = b * H + h, kv_index = b * Hkv + h / G
   const float *q, *k, *v;
+  int64_t ldq, ldk, ldv;
 };
 
-Head head_at(const AttentionParams& p, int64_t bh, const float* q, const float* k, const float* v) {
-  const int64_t D = p.head_dim;
-  return {bh / p.heads, bh % p.heads, bh, q + bh * p.len_q * D, k + bh * p.len_k * D, v + bh * p.len_k * D};
+struct Layouts {
+  AttentionLayout q, k, v;
+  explicit Layouts(const AttentionParams& p)
+      : q(resolved(p.q_layout, p.heads, p.len_q, p.head_dim)),
+        k(resolved(p.k_layout, p.kv_heads, p.len_k, p.head_dim)),
+        v(resolved(p.v_layout, p.kv_heads, p.len_k, p.head_dim)) {}
+};
+
+Head head_at(const AttentionParams& p, const Layouts& lay, int64_t bh, const float* q, const float* k,
+             const float* v) {
+  const int64_t b = bh / p.heads, h = bh % p.heads, hk = h / (p.heads / p.kv_heads);
+  return {b, h, bh, b * p.kv_heads + hk,
+          q + b * lay.q.batch + h * lay.q.head, k + b * lay.k.batch + hk * lay.k.head,
+          v + b * lay.v.batch + hk * lay.v.head, lay.q.row, lay.k.row, lay.v.row};
+}
+
+// Query i keeps key j when j <= i + shift (causal); shift = Lk - Lq aligns the mask bottom-right.
+int64_t causal_shift(const AttentionParams& p) {
+  return p.causal == AttentionCausal::bottom_right ? p.len_k - p.len_q : 0;
 }
 
 // The blocks of one head's matrices that serve as the right operand of a tile product, packed for the GEMM
 // (gemm_pack_b) on first use and reused by every tile this thread computes with them: key blocks as Kᵀ
 // (S = q kᵀ), V (out += P v), Vᵀ (dP = dout vᵀ) and K (dq += dS k); query blocks as q (dk += dSᵀ q) and
 // dout (dv += P̃ᵀ dout). Storage is O((Lq + Lk) · D) per thread. Blocks are packed whole (a key block holds
-// min(kBlockK, Lk - j0) keys), so every product over a block spans its whole width.
+// min(kBlockK, Lk - j0) keys), so every product over a block spans its whole width. Each operand remembers
+// the head it holds (key-side operands a key/value head, query-side ones a query head), so the G query
+// heads of a key/value head reuse its packed keys and values.
 class PackedBlocks {
  public:
   enum Operand { kKeysT, kValues, kValuesT, kKeys, kQueries, kGradOut, kOperands };
 
-  // The block of `op` starting at row r0 of `source` (that head's row-major matrix, D columns).
-  const float* get(const AttentionParams& p, int64_t head, Operand op, int64_t r0, const float* source) {
+  // The block of `op` starting at row r0 of `source` (that head's rows of D floats, `ld` floats apart).
+  const float* get(const AttentionParams& p, int64_t head, Operand op, int64_t r0, const float* source,
+                   int64_t ld) {
     const int64_t D = p.head_dim;
     const bool query_side = op == kQueries || op == kGradOut, transposed = op == kKeysT || op == kValuesT;
     const int64_t block = query_side ? kBlockQ : kBlockK, total = query_side ? p.len_q : p.len_k;
     const int64_t index = r0 / block, rows = std::min(block, total - r0);
-    if (head != head_) {
-      head_ = head;
-      for (auto& v : valid_) v.clear();
+    if (head != head_[op]) {
+      head_[op] = head;
+      valid_[op].clear();
     }
     const int64_t stride = transposed ? gemm_packed_b_size(D, block) : gemm_packed_b_size(block, D);
     if (base_[op] == nullptr) {
@@ -110,16 +140,16 @@ class PackedBlocks {
     float* dst = base_[op] + index * stride;
     if (!valid_[op][index]) {
       if (transposed)
-        gemm_pack_b(true, D, rows, source + r0 * D, D, dst);
+        gemm_pack_b(true, D, rows, source + r0 * ld, ld, dst);
       else
-        gemm_pack_b(false, rows, D, source + r0 * D, D, dst);
+        gemm_pack_b(false, rows, D, source + r0 * ld, ld, dst);
       valid_[op][index] = 1;
     }
     return dst;
   }
 
  private:
-  int64_t head_ = -1;
+  int64_t head_[kOperands] = {-1, -1, -1, -1, -1, -1};
   std::vector<float> storage_[kOperands];
   float* base_[kOperands] = {};
   std::vector<char> valid_[kOperands];
@@ -135,20 +165,20 @@ struct Tiles {
 
 // A tile of queries [i0, i0 + rows) and keys [j0, ...) has unmasked entries under the causal mask.
 bool tile_visible(const AttentionParams& p, int64_t i0, int64_t rows, int64_t j0) {
-  return !p.causal || j0 < i0 + rows;
+  return p.causal == AttentionCausal::none || j0 < i0 + rows + causal_shift(p);
 }
 
-// Keys a query block attends to: [0, key_end).
+// Keys a query block attends to: [0, key_end) (empty when key_end <= 0).
 int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
-  return p.causal ? std::min(p.len_k, i0 + rows) : p.len_k;
+  return p.causal == AttentionCausal::none ? p.len_k : std::min(p.len_k, i0 + rows + causal_shift(p));
 }
 
 // s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
 void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
                  float* s, PackedBlocks& packs) {
   const int64_t D = p.head_dim;
-  const float* keys_t = packs.get(p, hd.index, PackedBlocks::kKeysT, j0, hd.k);
-  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * D, D, keys_t, 0.0f, s, kBlockK);
+  const float* keys_t = packs.get(p, hd.kv_index, PackedBlocks::kKeysT, j0, hd.k, hd.ldk);
+  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * hd.ldq, hd.ldq, keys_t, 0.0f, s, kBlockK);
   const AttentionMask& mk = p.mask;
   if (mk.kind != AttentionMask::Kind::none) {
     const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
@@ -165,9 +195,10 @@ void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t r
       }
     }
   }
-  if (p.causal) {
+  if (p.causal != AttentionCausal::none) {
+    const int64_t shift = causal_shift(p);
     for (int64_t r = 0; r < rows; ++r) {
-      const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 - j0);
+      const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 + shift - j0);
       std::fill(s + r * kBlockK + std::min(first_masked, cols), s + r * kBlockK + cols, -kInf);
     }
   }
@@ -253,7 +284,7 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
     }
-    const float* values = t.packs.get(p, hd.index, PackedBlocks::kValues, j0, hd.v);
+    const float* values = t.packs.get(p, hd.kv_index, PackedBlocks::kValues, j0, hd.v, hd.ldv);
     gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, values, 1.0f, o, D);
   }
   for (int64_t r = 0; r < rows; ++r) {
@@ -295,10 +326,10 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
         for (int64_t c = 0; c < cols; ++c) ds[r * kBlockK + c] = s[r * kBlockK + c] * keep[r * kBlockK + c];
       dropped = ds;
     }
-    const float* grad_out = t.packs.get(p, hd.index, PackedBlocks::kGradOut, i0, g.dout);
+    const float* grad_out = t.packs.get(p, hd.index, PackedBlocks::kGradOut, i0, g.dout, D);
     gemm_prepacked_b(true, cols, D, rows, 1.0f, dropped, kBlockK, grad_out, 1.0f, dv, D);
   }
-  const float* values_t = t.packs.get(p, hd.index, PackedBlocks::kValuesT, j0, hd.v);
+  const float* values_t = t.packs.get(p, hd.kv_index, PackedBlocks::kValuesT, j0, hd.v, hd.ldv);
   gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, values_t, 0.0f, ds, kBlockK);  // dP̃
   for (int64_t r = 0; r < rows; ++r) {
     const float delta = g.delta[i0 + r];
@@ -311,91 +342,111 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
     }
   }
   if (dk) {
-    const float* queries = t.packs.get(p, hd.index, PackedBlocks::kQueries, i0, hd.q);
+    const float* queries = t.packs.get(p, hd.index, PackedBlocks::kQueries, i0, hd.q, hd.ldq);
     gemm_prepacked_b(true, cols, D, rows, p.scale, ds, kBlockK, queries, 1.0f, dk, D);
   }
   if (dq) {
-    const float* keys = t.packs.get(p, hd.index, PackedBlocks::kKeys, j0, hd.k);
+    const float* keys = t.packs.get(p, hd.kv_index, PackedBlocks::kKeys, j0, hd.k, hd.ldk);
     gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, keys, 1.0f, dq, D);
   }
 }
 
 }  // namespace
 
-void attention_forward(const AttentionParams& p, const float* q, const float* k, const float* v, float* out,
-                       float* lse) {
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const AttentionParams& p) {
   const int64_t heads = p.batch * p.heads, q_blocks = blocks(p.len_q, kBlockQ);
   const Dropout dropout(p);
+  const Layouts lay(p);
   parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
     Tiles t;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t bh = item / q_blocks, i0 = item % q_blocks * kBlockQ;
-      const Head hd = head_at(p, bh, q, k, v);
+      const Head hd = head_at(p, lay, bh, q, k, v);
       forward_block(p, dropout, hd, i0, std::min(kBlockQ, p.len_q - i0), out + bh * p.len_q * p.head_dim,
                     lse + bh * p.len_q, t);
     }
   });
 }
 
-void attention_backward(const AttentionParams& p, const float* q, const float* k, const float* v, const float* out,
-                        const float* lse, const float* dout, float* dq, float* dk, float* dv) {
-  const int64_t D = p.head_dim, heads = p.batch * p.heads;
+void attention_backward(float* dq, float* dk, float* dv, const float* dy, const float* q, const float* k,
+                        const float* v, const float* out, const float* lse, const AttentionParams& p) {
+  const int64_t D = p.head_dim, heads = p.batch * p.heads, kv_heads = p.batch * p.kv_heads;
+  const int64_t group = p.heads / p.kv_heads;
   const int64_t q_blocks = blocks(p.len_q, kBlockQ), k_blocks = blocks(p.len_k, kBlockK);
   const Dropout dropout(p);
+  const Layouts lay(p);
   std::vector<float> delta(static_cast<size_t>(heads * p.len_q));
   parallel_for(heads * p.len_q, 256, [&](int64_t begin, int64_t end) {
-    for (int64_t row = begin; row < end; ++row) delta[row] = dot(dout + row * D, out + row * D, D);
+    for (int64_t row = begin; row < end; ++row) delta[row] = dot(dy + row * D, out + row * D, D);
   });
   auto grads_of = [&](int64_t bh) {
-    return HeadGrad{dout + bh * p.len_q * D, lse + bh * p.len_q, delta.data() + bh * p.len_q};
+    return HeadGrad{dy + bh * p.len_q * D, lse + bh * p.len_q, delta.data() + bh * p.len_q};
   };
+  // Query head g of key/value head kvh (b = kvh / Hkv).
+  auto query_head = [&](int64_t kvh, int64_t g) { return kvh / p.kv_heads * p.heads + kvh % p.kv_heads * group + g; };
   auto rows_in = [&](int64_t i0) { return std::min(kBlockQ, p.len_q - i0); };
   auto cols_in = [&](int64_t j0) { return std::min(kBlockK, p.len_k - j0); };
+  auto offset = [](float* base, int64_t at) { return base ? base + at : nullptr; };
+  auto zero = [](float* x, int64_t n) {
+    if (x) std::fill(x, x + n, 0.0f);
+  };
 
-  if (heads >= num_threads()) {  // each thread owns whole heads: dq, dk and dv in one sweep
-    parallel_for(heads, 1, [&](int64_t begin, int64_t end) {
+  if (kv_heads >= num_threads()) {  // each thread owns whole key/value heads: dq, dk and dv in one sweep
+    parallel_for(kv_heads, 1, [&](int64_t begin, int64_t end) {
       Tiles t;
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const Head hd = head_at(p, bh, q, k, v);
-        const HeadGrad g = grads_of(bh);
-        float *dq_h = dq + bh * p.len_q * D, *dk_h = dk + bh * p.len_k * D, *dv_h = dv + bh * p.len_k * D;
-        std::fill(dq_h, dq_h + p.len_q * D, 0.0f);
-        std::fill(dk_h, dk_h + p.len_k * D, 0.0f);
-        std::fill(dv_h, dv_h + p.len_k * D, 0.0f);
-        for (int64_t j0 = 0; j0 < p.len_k; j0 += kBlockK)
-          for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
-            if (tile_visible(p, i0, rows_in(i0), j0))
-              backward_tile(p, dropout, hd, g, i0, rows_in(i0), j0, cols_in(j0), dq_h + i0 * D, dk_h + j0 * D,
-                            dv_h + j0 * D, t);
+      for (int64_t kvh = begin; kvh < end; ++kvh) {
+        float *dk_h = offset(dk, kvh * p.len_k * D), *dv_h = offset(dv, kvh * p.len_k * D);
+        zero(dk_h, p.len_k * D);
+        zero(dv_h, p.len_k * D);
+        for (int64_t g = 0; g < group; ++g) {
+          const int64_t bh = query_head(kvh, g);
+          const Head hd = head_at(p, lay, bh, q, k, v);
+          const HeadGrad gr = grads_of(bh);
+          float* dq_h = offset(dq, bh * p.len_q * D);
+          zero(dq_h, p.len_q * D);
+          for (int64_t j0 = 0; j0 < p.len_k; j0 += kBlockK)
+            for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
+              if (tile_visible(p, i0, rows_in(i0), j0))
+                backward_tile(p, dropout, hd, gr, i0, rows_in(i0), j0, cols_in(j0), offset(dq_h, i0 * D),
+                              offset(dk_h, j0 * D), offset(dv_h, j0 * D), t);
+        }
       }
     });
     return;
   }
-  // Few heads: split each head's keys (dk, dv), then its queries (dq), over the threads.
-  parallel_for(heads * k_blocks, 1, [&](int64_t begin, int64_t end) {
-    Tiles t;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t bh = item / k_blocks, j0 = item % k_blocks * kBlockK;
-      const Head hd = head_at(p, bh, q, k, v);
-      float *dk_b = dk + (bh * p.len_k + j0) * D, *dv_b = dv + (bh * p.len_k + j0) * D;
-      std::fill(dk_b, dk_b + cols_in(j0) * D, 0.0f);
-      std::fill(dv_b, dv_b + cols_in(j0) * D, 0.0f);
-      for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
-        if (tile_visible(p, i0, rows_in(i0), j0))
-          backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), nullptr, dk_b, dv_b, t);
-    }
-  });
-  parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
-    Tiles t;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t bh = item / q_blocks, i0 = item % q_blocks * kBlockQ;
-      const Head hd = head_at(p, bh, q, k, v);
-      float* dq_b = dq + (bh * p.len_q + i0) * D;
-      std::fill(dq_b, dq_b + rows_in(i0) * D, 0.0f);
-      for (int64_t j0 = 0; j0 < key_end(p, i0, rows_in(i0)); j0 += kBlockK)
-        backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), dq_b, nullptr, nullptr, t);
-    }
-  });
+  // Few heads: split each key/value head's keys (dk, dv), then each query head's queries (dq), over the threads.
+  if (dk || dv)
+    parallel_for(kv_heads * k_blocks, 1, [&](int64_t begin, int64_t end) {
+      Tiles t;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t kvh = item / k_blocks, j0 = item % k_blocks * kBlockK;
+        float *dk_b = offset(dk, (kvh * p.len_k + j0) * D), *dv_b = offset(dv, (kvh * p.len_k + j0) * D);
+        zero(dk_b, cols_in(j0) * D);
+        zero(dv_b, cols_in(j0) * D);
+        for (int64_t g = 0; g < group; ++g) {
+          const int64_t bh = query_head(kvh, g);
+          const Head hd = head_at(p, lay, bh, q, k, v);
+          for (int64_t i0 = 0; i0 < p.len_q; i0 += kBlockQ)
+            if (tile_visible(p, i0, rows_in(i0), j0))
+              backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), nullptr, dk_b, dv_b,
+                            t);
+        }
+      }
+    });
+  if (dq)
+    parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
+      Tiles t;
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t bh = item / q_blocks, i0 = item % q_blocks * kBlockQ;
+        const Head hd = head_at(p, lay, bh, q, k, v);
+        float* dq_b = dq + (bh * p.len_q + i0) * D;
+        std::fill(dq_b, dq_b + rows_in(i0) * D, 0.0f);
+        for (int64_t j0 = 0; j0 < key_end(p, i0, rows_in(i0)); j0 += kBlockK)
+          backward_tile(p, dropout, hd, grads_of(bh), i0, rows_in(i0), j0, cols_in(j0), dq_b, nullptr, nullptr,
+                        t);
+      }
+    });
 }
 
 }  // namespace sk

@@ -56,3 +56,11 @@ __all__ = ["Function", "Tensor", "build_info", "enable_grad", "get_num_threads",
            "randint", "randn", "relu", "reshape", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sub",
            "sum", "tanh", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
            "float32", "float64", "int32", "int64", "uint8", "bool", "float", "double", "long"]
+
+
+def __getattr__(name: str):
+    # ``seqkernels.keras`` loads on first use, so ``import seqkernels as tf; tf.keras.layers.Dense`` works
+    if name == "keras":
+        import importlib
+        return importlib.import_module(".keras", __name__)
+    raise AttributeError(f"module 'seqkernels' has no attribute {name!r}")

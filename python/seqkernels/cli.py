@@ -89,6 +89,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
     _add_predict(sub)
+    from .translation import add_cli as _add_translate
+    _add_translate(sub)
     bench = sub.add_parser("bench", help="build info, measured FMA peak and GEMM speed vs numpy/torch")
     bench.add_argument("--threads", type=int, default=None, help="threads for every contender (default: all)")
     args = parser.parse_args(argv)
@@ -97,6 +99,11 @@ def main(argv=None) -> int:
         if args.threads is not None and args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
         run(threads=args.threads)
+    elif args.command == "translate":
+        try:
+            args.handler(args)
+        except (ValueError, FileNotFoundError) as exc:
+            sub.choices["translate"].error(str(exc))
     else:
         command = sub.choices[args.command]
         try:

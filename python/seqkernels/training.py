@@ -245,6 +245,9 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
                                 config.loss.check_targets(targets, (len(targets),) + tuple(out.shape[1:]))
                         targets_checked = True
                     loss = config.loss(out, y[idx], None if sample_weight is None else sample_weight[idx])
+                    penalty = model.regularization_loss() if hasattr(model, "regularization_loss") else None
+                    if penalty is not None:  # Keras: weight regularizers add to the training loss
+                        loss = loss + penalty
                     value = float(loss.item())
                     if not math.isfinite(value):
                         raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps} "

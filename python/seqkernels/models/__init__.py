@@ -4,3 +4,4 @@ from .rnn import RNNClassifier, RNNTagger
 from .bert import (BertConfig, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
                    BertModel)
 from .bert_tokenizer import BertTokenizer
+from .seq2seq import Seq2SeqLSTM, Seq2SeqTransformer

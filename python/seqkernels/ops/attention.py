@@ -12,51 +12,35 @@ from ..tensor import Tensor
 
 
 def _as_4d(x: np.ndarray) -> np.ndarray:
-    """(..., L, D) as (B, H, L, D): 4-D unchanged, 3-D gets a head axis, more leading dims fold into B."""
-    if x.ndim == 4:
-        return x
-    if x.ndim == 3:
-        return x[:, None]
-    return x.reshape((-1, 1) + x.shape[-2:])
+    """(..., H, L, D) as (B, H, L, D): 4-D unchanged, 3-D gets a batch axis, more leading dims fold into B."""
+    return x if x.ndim == 4 else x.reshape((-1,) + x.shape[-3:])
 
 
 def _mask_as_4d(mask, leading, len_q, len_k):
     """The mask, broadcastable to leading + (Lq, Lk), as something broadcastable to the 4-D problem."""
-    if mask is None or mask.ndim <= 2 or len(leading) == 2:
+    if mask is None or mask.ndim <= 3 or len(leading) <= 2:
         return mask  # it broadcasts over the (B, H) of the kernel as it is
-    if len(leading) == 1:
-        return mask[:, None]  # (N, Lq, Lk) -> (N, 1, Lq, Lk)
     # More than two leading dims were folded into one; a mask with leading dims of its own is folded alike
     # (this copies it when it was a broadcast view).
-    return np.broadcast_to(mask, tuple(leading) + (len_q, len_k)).reshape(-1, 1, len_q, len_k)
+    return np.broadcast_to(mask, tuple(leading) + (len_q, len_k)).reshape((-1,) + (leading[-1], len_q, len_k))
 
 
 class ScaledDotProductAttention(Function):
     """out = softmax(q kᵀ · scale + mask) v over the last two dims; q (..., Lq, D), k and v (..., Lk, D)."""
 
     @staticmethod
-    def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale):
+    def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale, causal_alignment="top_left"):
         leading = query.shape[:-2]
-        ctx.group = query.shape[-3] // max(key.shape[-3], 1)
-        if ctx.group > 1:  # grouped-query attention: each key/value head serves `group` query heads
-            key, value = (np.repeat(x, ctx.group, axis=-3) for x in (key, value))
+        # grouped-query attention: the kernel reads each key/value head for its query heads in place
         q, k, v = _as_4d(query), _as_4d(key), _as_4d(value)
         mask = _mask_as_4d(attn_mask, leading, query.shape[-2], key.shape[-2])
         seed = next_seed() if dropout_p > 0.0 else 0
-        out, lse = _C.attention_forward(q, k, v, mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale,
-                                        seed=seed)
+        ctx.options = dict(attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, seed=seed,
+                           causal_alignment=causal_alignment)
+        out, lse = _C.attention_forward(q, k, v, **ctx.options)
         ctx.save_for_backward(q, k, v, out, lse)
-        ctx.options = dict(attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale, seed=seed)
         ctx.shapes = (query.shape, key.shape, value.shape)
         return out.reshape(query.shape)
-
-    @staticmethod
-    def _ungroup(grad, shape, group):
-        """Sums the gradients of the repeated key/value heads back onto their shared head."""
-        grad = grad.reshape(shape)
-        if group == 1:
-            return grad
-        return grad.reshape(shape[:-3] + (shape[-3] // group, group) + shape[-2:]).sum(axis=-3)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -64,8 +48,7 @@ class ScaledDotProductAttention(Function):
         dq, dk, dv = _C.attention_backward(np.ascontiguousarray(grad_out, dtype=np.float32).reshape(out.shape),
                                            q, k, v, out, lse, **ctx.options)
         q_shape, k_shape, v_shape = ctx.shapes
-        return (dq.reshape(q_shape), ScaledDotProductAttention._ungroup(dk, k_shape, ctx.group),
-                ScaledDotProductAttention._ungroup(dv, v_shape, ctx.group), None, None, None, None)
+        return dq.reshape(q_shape), dk.reshape(k_shape), dv.reshape(v_shape), None, None, None, None, None
 
 
 def _array(x, name):
@@ -77,15 +60,18 @@ def _array(x, name):
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                                 enable_gqa=False):
+                                 enable_gqa=False, *, causal_alignment="top_left"):
     """``torch.nn.functional.scaled_dot_product_attention`` on the fused kernel.
 
     query (..., Lq, D), key and value (..., Lk, D) with the same leading dims (usually (B, H)), float32.
     attn_mask: bool (True = attend) or float32 (added to the scores), broadcastable to (..., Lq, Lk).
-    is_causal: query i attends to keys j <= i (top-left aligned); not combinable with attn_mask, as in torch.
+    is_causal: query i attends to keys j <= i (top-left aligned, as torch); not combinable with attn_mask, as in torch.
+    causal_alignment="bottom_right" (not in torch's signature; torch spells it attn_mask=causal_lower_right(Lq, Lk)):
+    with is_causal, query i attends to keys j <= i + Lk - Lq, the queries being the last Lq positions (a block of
+    new queries after cached keys); rows before the first key (Lq > Lk) are fully masked and give 0.
     scale defaults to 1/sqrt(D). dropout_p > 0 drops attention probabilities (pass 0 in evaluation).
     enable_gqa: key and value may have fewer heads (dim -3) than query, a divisor of its count; each serves
-    that many consecutive query heads (grouped-query attention).
+    that many consecutive query heads (grouped-query attention; the kernel reads the shared heads in place).
     A row whose keys are all masked gives 0 and zero gradients (as torch's CPU kernel; its math path gives NaN).
     """
     query, key, value = _array(query, "query"), _array(key, "key"), _array(value, "value")
@@ -118,9 +104,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         except ValueError:
             raise ValueError(f"scaled_dot_product_attention: argument 'attn_mask' of shape {mask.shape} does not "
                              f"broadcast to {target}") from None
+    if causal_alignment not in ("top_left", "bottom_right"):
+        raise ValueError("scaled_dot_product_attention: argument 'causal_alignment' must be 'top_left' or "
+                         f"'bottom_right', got {causal_alignment!r}")
     if not (0.0 <= float(dropout_p) < 1.0):
         raise ValueError(f"scaled_dot_product_attention: argument 'dropout_p' must be in [0, 1), got {dropout_p}")
     if scale is not None and not math.isfinite(scale):
         raise ValueError(f"scaled_dot_product_attention: argument 'scale' must be finite, got {scale}")
     return ScaledDotProductAttention.apply(query, key, value, mask, float(dropout_p), bool(is_causal),
-                                           None if scale is None else float(scale))
+                                           None if scale is None else float(scale), causal_alignment)

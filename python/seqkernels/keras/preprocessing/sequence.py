@@ -1,0 +1,3 @@
+from ...preprocessing.sequence import pad_sequences
+
+__all__ = ["pad_sequences"]
