@@ -12,8 +12,9 @@ import numpy as _np
 
 from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled
 from .random import manual_seed
-from .tensor import Tensor, tensor
-from .ops.tensor_ops import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,
+from . import tensor  # the module, callable: sk.tensor(data) is the factory
+from .tensor import Tensor
+from .tensor_functions import (abs, add, arange, argmax, argmin, cat, chunk, clone, concat, div, eq, exp, expand,
                              flatten, full, ge, gt, le, log, log_softmax, logical_and, logical_not, logical_or,
                              lt, masked_fill, matmul, max, mean, min, mul, ne, neg, ones, ones_like, permute, pow,
                              rand, randint, randn, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,

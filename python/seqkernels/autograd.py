@@ -21,7 +21,7 @@ memory stays flat across training steps.
 from __future__ import annotations
 
 import threading
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 import numpy as np
 
@@ -124,35 +124,59 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Tensors in (unwrapped for ``forward``), Tensors out: of the first Tensor argument's type."""
         raw = []
         needs = []
         any_needs = False
+        out_type = None
         for a in args:
-            if isinstance(a, _Tensor):
+            if isinstance(a, TensorBase):
                 raw.append(a.data)
                 needs.append(a.requires_grad)
                 any_needs = any_needs or a.requires_grad
+                if out_type is None:
+                    out_type = type(a)
             else:
                 raw.append(a)
                 needs.append(False)
+        if out_type is None:  # applied to arrays alone: tensor.py imports this module, so look Tensor up now
+            from .tensor import Tensor as out_type
         ctx = Context()
         ctx.needs_input_grad = tuple(needs)
         result = cls.forward(ctx, *raw, **kwargs)
+        wrap = out_type._from_op
         if type(result) is tuple:
             result = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in result)
         elif type(result) is not np.ndarray:
             result = np.asarray(result)  # a numpy scalar from a full reduction
         if any_needs and _grad_mode.enabled:
+            inputs = [a if isinstance(a, TensorBase) else None for a in args]
             if type(result) is tuple:
-                node = Node(cls, ctx, [a if isinstance(a, _Tensor) else None for a in args],
-                            [(o.shape, o.dtype) for o in result])
-                return tuple(_from_op(o, node if o.dtype.kind == "f" else None, i) for i, o in enumerate(result))
-            node = Node(cls, ctx, [a if isinstance(a, _Tensor) else None for a in args],
-                        ((result.shape, result.dtype),))
-            return _from_op(result, node if result.dtype.kind == "f" else None, 0)
+                node = Node(cls, ctx, inputs, [(o.shape, o.dtype) for o in result])
+                return tuple(wrap(o, node if o.dtype.kind == "f" else None, i) for i, o in enumerate(result))
+            node = Node(cls, ctx, inputs, ((result.shape, result.dtype),))
+            return wrap(result, node if result.dtype.kind == "f" else None, 0)
         if type(result) is tuple:
-            return tuple(_from_op(o, None, 0) for o in result)
-        return _from_op(result, None, 0)
+            return tuple(wrap(o, None, 0) for o in result)
+        return wrap(result, None, 0)
+
+
+class TensorBase:
+    """What the engine relies on in a tensor: its array, whether it requires grad, its gradient and the node
+    that made it. ``seqkernels.tensor.Tensor`` builds on this class."""
+
+    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+
+    @classmethod
+    def _from_op(cls, array: np.ndarray, node, index: int):
+        """A tensor over ``array`` made by ``node``'s output ``index`` (None: a leaf that requires no grad)."""
+        t = cls.__new__(cls)
+        t.data = array
+        t.grad = None
+        t._node = node
+        t._out_index = index
+        t.requires_grad = node is not None
+        return t
 
 
 def _topological_order(root_node: Node) -> List[Node]:
@@ -242,24 +266,3 @@ def _sole_owner(g) -> "np.ndarray | None":
     if isinstance(base, np.ndarray) and base.base is None and base.flags.c_contiguous and base.size == g.size:
         return base
     return None
-
-
-def _bind_tensor_type(tensor_cls) -> None:
-    """Called once by tensor.py: ``apply`` wraps results without a per-call import."""
-    global _Tensor, _from_op
-    _Tensor = tensor_cls
-    _from_op = tensor_cls._from_op
-
-
-def unbroadcast(grad: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """Sums ``grad`` over the dimensions that broadcasting added or stretched, back to ``shape``."""
-    shape = tuple(shape)
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)

@@ -7,11 +7,14 @@ in reverse topological order and accumulates gradients into the ``.grad`` of lea
 """
 from __future__ import annotations
 
+import sys
+import types
 from typing import Optional
 
 import numpy as np
 
-from .autograd import _bind_tensor_type, run_backward
+from .autograd import TensorBase, run_backward
+from .tensor_mixins import ArithmeticMixin, CompareMixin, ConvertMixin, MathMixin, ReduceMixin, ShapeMixin
 
 _FLOAT = np.float32
 
@@ -27,8 +30,11 @@ def _as_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
-class Tensor:
-    __slots__ = ("data", "requires_grad", "grad", "_node", "_out_index", "__weakref__")
+class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, CompareMixin, ConvertMixin):
+    """An array (``.data``) with its gradient (``.grad``) and the op that made it. Methods and operators come
+    from the mixins in ``tensor_mixins.py``; this class holds construction, properties and autograd."""
+
+    __slots__ = ()
     __array_priority__ = 1000  # numpy defers to Tensor's operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -39,16 +45,6 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
-
-    @classmethod
-    def _from_op(cls, array: np.ndarray, node, index: int) -> "Tensor":
-        t = cls.__new__(cls)
-        t.data = array
-        t.grad = None
-        t._node = node
-        t._out_index = index
-        t.requires_grad = node is not None
-        return t
 
     # ---- basic properties -----------------------------------------------------------------------
     @property
@@ -210,8 +206,11 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-_bind_tensor_type(Tensor)
+class _CallableModule(types.ModuleType):
+    """``seqkernels.tensor`` is this module, and ``sk.tensor(data)`` calls the factory above."""
 
-from .ops import tensor_ops  # noqa: E402  (the ops need Tensor defined; they attach its methods)
+    def __call__(self, data, requires_grad: bool = False, dtype=None) -> Tensor:
+        return tensor(data, requires_grad, dtype)
 
-tensor_ops.install()
+
+sys.modules[__name__].__class__ = _CallableModule

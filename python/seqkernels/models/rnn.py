@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
-from ..ops.tensor_ops import cat
+from ..tensor_functions import cat
 from ..tensor import Tensor
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import functional as F
 from ..nn import LSTM, Dropout, Embedding, Linear, LSTMCell, Module, Transformer
-from ..ops.tensor_ops import cat
+from ..tensor_functions import cat
 from ..tensor import Tensor
 from .generation import GenerationMixin, sinusoidal_positions
 from .rnn import real_spans

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import functional as F
 from ..nn import Conv1d, Dropout, Embedding, Linear, Module, ModuleList
-from ..ops.tensor_ops import cat, zeros
+from ..tensor_functions import cat, zeros
 from ..tensor import Tensor
 
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..ops.conv import resolve_padding, single
+from ..ops._checks import single
+from ..ops.conv import resolve_padding
 from . import init
 from .linear import _positive_int
 from .module import Module

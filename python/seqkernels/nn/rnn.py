@@ -18,8 +18,9 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..ops.rnn import GATES, RecurrentLayer
-from ..ops.tensor_ops import cat
+from ..autograd_functions.rnn import RecurrentLayer
+from ..ops.rnn import GATES
+from ..tensor_functions import cat
 from ..tensor import Tensor
 from . import init
 from .module import Module

@@ -1,40 +1,11 @@
-"""conv1d as an autograd op over the C++ kernels (``_C.conv1d_forward`` / ``_C.conv1d_backward``), with
-``torch.nn.functional.conv1d``'s arguments and semantics."""
+"""conv1d over the C++ kernels (``_C.conv1d_forward`` / ``_C.conv1d_backward``), with
+``torch.nn.functional.conv1d``'s arguments and semantics (padding an int, 'valid' or 'same'; unbatched input)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
-from ..tensor import Tensor
-
-
-class Conv1d(Function):
-    """y = conv1d(x, w) + b; padding is resolved to (left, right) zeros before this runs."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
-        ctx.options = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        ctx.has_bias = bias is not None
-        ctx.save_for_backward(x, weight)
-        return _C.conv1d_forward(x, weight, bias, **ctx.options)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, weight = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        dx, dw, db = _C.conv1d_backward(x, weight, grad_output, **ctx.options, input_grad=need_x, weight_grad=need_w,
-                                        bias_grad=need_b and ctx.has_bias)
-        return dx, dw, db
-
-
-def single(value, op: str, name: str) -> int:
-    """torch's 1-D conv/pool arguments: an int or a 1-tuple of int."""
-    if isinstance(value, (tuple, list)) and len(value) == 1:
-        value = value[0]
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{op}: argument '{name}' must be an int or a 1-tuple of int, got {value!r}")
-    return int(value)
+from ._checks import single
 
 
 def resolve_padding(padding, kernel_size: int, stride: int, dilation: int, op: str):
@@ -53,16 +24,29 @@ def resolve_padding(padding, kernel_size: int, stride: int, dilation: int, op: s
     return pad, pad
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """1-D convolution over (N, C_in, L) or unbatched (C_in, L) input with weight (C_out, C_in/groups, K):
-    ``torch.nn.functional.conv1d`` (cross-correlation; ``padding`` an int, 'valid' or 'same')."""
+def _options(weight, stride, padding, dilation, groups):
     op = "conv1d"
-    stride, dilation = single(stride, op, "stride"), single(dilation, op, "dilation")
-    groups = single(groups, op, "groups")
+    stride, dilation, groups = single(stride, op, "stride"), single(dilation, op, "dilation"), single(groups, op, "groups")
     kernel_size = np.shape(weight)[-1] if np.ndim(weight) == 3 else 1
-    pads = resolve_padding(padding, kernel_size, stride, dilation, op)
-    unbatched = np.ndim(input) == 2
+    return dict(stride=stride, padding=resolve_padding(padding, kernel_size, stride, dilation, op),
+                dilation=dilation, groups=groups)
+
+
+def conv1d_forward(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) or None ->
+    (y (N, C_out, L_out) or (C_out, L_out),); saved: none (backward takes x, weight)."""
+    options = _options(weight, stride, padding, dilation, groups)
+    if np.ndim(x) == 2:
+        return (_C.conv1d_forward(x[None], weight, bias, **options)[0],)
+    return (_C.conv1d_forward(x, weight, bias, **options),)
+
+
+def conv1d_backward(dy, x, weight, stride=1, padding=0, dilation=1, groups=1, needs=(True, True, True)):
+    """needs: (input, weight, bias). -> (dx, dweight, dbias)"""
+    options = _options(weight, stride, padding, dilation, groups)
+    unbatched = x.ndim == 2
     if unbatched:
-        input = input.unsqueeze(0) if isinstance(input, Tensor) else np.asarray(input)[None]
-    y = Conv1d.apply(input, weight, bias, stride, pads, dilation, groups)
-    return y.squeeze(0) if unbatched else y
+        x, dy = x[None], dy[None]
+    dx, dw, db = _C.conv1d_backward(x, weight, dy, **options, input_grad=needs[0], weight_grad=needs[1],
+                                    bias_grad=needs[2])
+    return (dx[0] if unbatched and dx is not None else dx), dw, db

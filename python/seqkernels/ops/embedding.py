@@ -1,5 +1,5 @@
-"""embedding as an autograd op over the C++ kernels (``_C.embedding_forward`` / ``_C.embedding_backward``),
-with ``torch.nn.functional.embedding``'s arguments and semantics, and ``SparseGrad``: the gradient that
+"""embedding over the C++ kernels (``_C.embedding_forward`` / ``_C.embedding_backward``), with
+``torch.nn.functional.embedding``'s arguments and semantics, and ``SparseGrad``: the gradient that
 ``sparse=True`` leaves on the table.
 
 SparseGrad contract (what optimizers rely on): ``rows`` int64 (k,) holds distinct row indices in ascending
@@ -13,8 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from ..autograd import Function
-from ..tensor import Tensor
 
 
 class SparseGrad:
@@ -63,23 +61,6 @@ class SparseGrad:
         return f"SparseGrad(shape={self.shape}, rows={len(self.rows)})"
 
 
-class Embedding(Function):
-    """y = weight[ids]; the table's gradient is the scatter-add of grad_output rows by id (dense, or SparseGrad)."""
-
-    @staticmethod
-    def forward(ctx, weight, ids, padding_idx, scale_grad_by_freq, sparse):
-        ctx.ids, ctx.table_shape = ids, weight.shape
-        ctx.options = dict(padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
-        return _C.embedding_forward(weight, ids)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        grad = _C.embedding_backward(grad_output, ctx.ids, ctx.table_shape[0], **ctx.options)
-        if ctx.options["sparse"]:
-            grad = SparseGrad(grad[0], grad[1], ctx.table_shape)
-        return grad, None
-
-
 def padding_row(padding_idx, num_embeddings: int, op: str):
     """padding_idx as torch normalises it: None, or a row in [0, num_embeddings) (negative counts from the end)."""
     if padding_idx is None:
@@ -100,15 +81,24 @@ def _renorm_rows(weight: np.ndarray, ids: np.ndarray, max_norm: float, norm_type
     weight[rows[too_long]] *= (max_norm / (norms[too_long] + 1e-7))[:, None].astype(weight.dtype)
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
-    """Rows of ``weight`` (num_embeddings, dim) for int32/int64 ids ``input`` of any shape:
-    ``torch.nn.functional.embedding``. ``padding_idx`` (negative counts from the end) gets no gradient;
-    ``max_norm`` renormalises looked-up rows in place first; ``sparse=True`` leaves a ``SparseGrad`` on weight."""
-    ids = input.data if isinstance(input, Tensor) else np.asarray(input)
-    num_embeddings = np.shape(weight)[0] if np.ndim(weight) == 2 else 0
-    padding_idx = padding_row(padding_idx, num_embeddings, "embedding")
+def embedding_forward(weight, ids, padding_idx=None, max_norm=None, norm_type: float = 2.0):
+    """y = weight[ids]: weight (num_embeddings, dim), ids int32/int64 of any shape -> (y (*ids.shape, dim),);
+    saved: none (backward takes ids). ``max_norm`` first renormalises the looked-up rows of weight *in place*
+    (torch's semantics); ``padding_idx`` is only checked here (it matters to backward)."""
+    padding_row(padding_idx, np.shape(weight)[0] if np.ndim(weight) == 2 else 0, "embedding")
     if max_norm is not None:
-        table = weight.data if isinstance(weight, Tensor) else weight
-        _C.embedding_forward(table, ids)  # validates dtype and id range before the table is modified
-        _renorm_rows(table, ids, float(max_norm), float(norm_type))
-    return Embedding.apply(weight, ids, padding_idx, bool(scale_grad_by_freq), bool(sparse))
+        _C.embedding_forward(weight, ids)  # validates dtype and id range before the table is modified
+        _renorm_rows(weight, ids, float(max_norm), float(norm_type))
+    return (_C.embedding_forward(weight, ids),)
+
+
+def embedding_backward(dy, ids, num_embeddings: int, padding_idx=None, scale_grad_by_freq: bool = False,
+                       sparse: bool = False):
+    """dweight[i] = sum of dy rows whose id is i (padding_idx gets none; scaled by 1/count with
+    scale_grad_by_freq). -> (dweight,): dense (num_embeddings, dim), or a SparseGrad with ``sparse``."""
+    padding_idx = padding_row(padding_idx, num_embeddings, "embedding")
+    grad = _C.embedding_backward(dy, ids, num_embeddings, padding_idx=padding_idx,
+                                 scale_grad_by_freq=bool(scale_grad_by_freq), sparse=bool(sparse))
+    if sparse:
+        return (SparseGrad(grad[0], grad[1], (num_embeddings, dy.shape[-1])),)
+    return (grad,)

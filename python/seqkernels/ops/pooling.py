@@ -2,7 +2,7 @@
 max_pool1d, avg_pool1d and adaptive_max_pool1d (global max over time with output_size=1).
 
 Vectorised numpy (windows as strided views, gradients scattered with one ``bincount``): for text CNNs pooling
-costs a few percent of the convolution, so it does not need a kernel of its own.
+costs a few percent of the convolution.
 """
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd import Function
-from ..tensor import Tensor
-from .conv import single
+from ._checks import single
 
 
 def _scatter_to_input(grad: np.ndarray, index: np.ndarray, length: int) -> np.ndarray:
@@ -25,50 +23,13 @@ def _scatter_to_input(grad: np.ndarray, index: np.ndarray, length: int) -> np.nd
     return dx.astype(grad.dtype, copy=False).reshape(lead + (length,))
 
 
-class MaxOverWindows(Function):
-    """out[..., t] = max of xp[..., window_index[t, :]] where xp is x with ``padding`` -inf on each side (window
-    entries index xp); also returns the argmax positions in x, which backward sends the gradient to."""
-
-    @staticmethod
-    def forward(ctx, x, window_index, padding):
-        xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding)], constant_values=-np.inf) if padding else x
-        windows = xp[..., window_index]  # (..., L_out, W)
-        best = np.argmax(windows, axis=-1)[..., None]
-        index = np.take_along_axis(np.broadcast_to(window_index, windows.shape), best, axis=-1)[..., 0] - padding
-        ctx.index, ctx.length = index, x.shape[-1]
-        return np.take_along_axis(windows, best, axis=-1)[..., 0], index.astype(np.int64)
-
-    @staticmethod
-    def backward(ctx, grad, grad_index=None):
-        inside = (ctx.index >= 0) & (ctx.index < ctx.length)  # False only for a window made of padding alone
-        grad = grad if inside.all() else np.where(inside, grad, 0).astype(grad.dtype)
-        return _scatter_to_input(grad, np.clip(ctx.index, 0, ctx.length - 1), ctx.length), None, None
-
-
-class AvgPool1d(Function):
-    @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding, out_length, divisor):
-        xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding + kernel_size)])
-        sums = sliding_window_view(xp, kernel_size, axis=-1)[..., : stride * (out_length - 1) + 1 : stride, :].sum(-1)
-        ctx.shape, ctx.options = x.shape, (kernel_size, stride, padding, out_length, divisor)
-        return (sums / divisor).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, grad):
-        kernel_size, stride, padding, out_length, divisor = ctx.options
-        share = (grad / divisor).astype(grad.dtype, copy=False)
-        dxp = np.zeros(ctx.shape[:-1] + (ctx.shape[-1] + 2 * padding + kernel_size,), grad.dtype)
-        for tap in range(kernel_size):  # a loop over the kernel's taps, each a vectorised strided add
-            dxp[..., tap: tap + stride * (out_length - 1) + 1: stride] += share
-        return dxp[..., padding: padding + ctx.shape[-1]], None, None, None, None, None
-
-
-def _check_input(input, op: str):
-    dtype = input.dtype if isinstance(input, Tensor) else np.asarray(input).dtype
-    if dtype.kind != "f":
-        raise TypeError(f"{op}: argument 'input' must be a floating-point array, got {dtype}")
-    if np.ndim(input) not in (2, 3):
-        raise ValueError(f"{op}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {np.shape(input)}")
+def _check_input(x, op: str):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{op}: argument 'input' must be a Tensor or numpy array, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: argument 'input' must be a floating-point array, got {x.dtype}")
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected 2-D (C, L) or 3-D (N, C, L) input, got shape {x.shape}")
 
 
 def _pool_geometry(length: int, kernel_size, stride, padding, dilation, ceil_mode: bool, op: str):
@@ -92,47 +53,77 @@ def _pool_geometry(length: int, kernel_size, stride, padding, dilation, ceil_mod
     return kernel_size, stride, padding, dilation, out_length
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over sliding windows of the last axis (``torch.nn.functional.max_pool1d``); padding never wins."""
+def _max_over_windows(x, window_index, padding):
+    """out[..., t] = max of xp[..., window_index[t, :]] where xp is x with ``padding`` -inf on each side
+    (window entries index xp); also the argmax positions in x (int64)."""
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding)], constant_values=-np.inf) if padding else x
+    windows = xp[..., window_index]  # (..., L_out, W)
+    best = np.argmax(windows, axis=-1)[..., None]
+    index = np.take_along_axis(np.broadcast_to(window_index, windows.shape), best, axis=-1)[..., 0] - padding
+    return np.take_along_axis(windows, best, axis=-1)[..., 0], index.astype(np.int64)
+
+
+def max_pool1d_forward(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Max over sliding windows of the last axis; padding never wins. -> (y, indices); saved: indices
+    (positions in x, int64), which backward sends the gradient to."""
     op = "max_pool1d"
-    _check_input(input, op)
-    length = np.shape(input)[-1]
-    kernel_size, stride, padding, dilation, out_length = _pool_geometry(length, kernel_size, stride, padding, dilation,
-                                                                       ceil_mode, op)
+    _check_input(x, op)
+    kernel_size, stride, padding, dilation, out_length = _pool_geometry(x.shape[-1], kernel_size, stride, padding,
+                                                                       dilation, ceil_mode, op)
     index = (np.arange(out_length) * stride)[:, None] + np.arange(kernel_size) * dilation  # into the padded input
-    out, indices = MaxOverWindows.apply(input, index, padding)
-    return (out, indices) if return_indices else out
+    return _max_over_windows(x, index, padding)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-    """Mean over sliding windows of the last axis (``torch.nn.functional.avg_pool1d``)."""
-    op = "avg_pool1d"
-    _check_input(input, op)
-    length = np.shape(input)[-1]
-    kernel_size, stride, padding, _, out_length = _pool_geometry(length, kernel_size, stride, padding, 1, ceil_mode, op)
-    start = np.arange(out_length) * stride - padding
-    end = np.minimum(start + kernel_size, length + padding)
-    if count_include_pad:
-        divisor = end - start
-    else:
-        divisor = np.minimum(end, length) - np.maximum(start, 0)
-    return AvgPool1d.apply(input, kernel_size, stride, padding, out_length, divisor.astype(np.float32))
-
-
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d_forward(x, output_size):
     """Max over ``output_size`` windows covering the last axis as torch splits it (window i spans
-    [floor(i*L/out), ceil((i+1)*L/out))); ``output_size=1`` is the global max over time."""
+    [floor(i*L/out), ceil((i+1)*L/out))). -> (y, indices); saved: indices."""
     op = "adaptive_max_pool1d"
-    _check_input(input, op)
-    length = np.shape(input)[-1]
+    _check_input(x, op)
+    length = x.shape[-1]
     out = single(output_size, op, "output_size")
     if out < 1 or length < 1:
         raise ValueError(f"{op}: output_size and the input length must be >= 1, got {out} and {length}")
     i = np.arange(out)
     start, end = (i * length) // out, -((-(i + 1) * length) // out)
     index = np.minimum(start[:, None] + np.arange((end - start).max()), end[:, None] - 1)
-    values, indices = MaxOverWindows.apply(input, index, 0)
-    return (values, indices) if return_indices else values
+    return _max_over_windows(x, index, 0)
 
 
-__all__ = ["adaptive_max_pool1d", "avg_pool1d", "max_pool1d"]
+def max_pool1d_backward(dy, indices, length: int):
+    """dx[..., i] = sum of dy[..., t] over the windows t whose max came from i (max_pool1d and
+    adaptive_max_pool1d; ``length`` is x's last dim). -> (dx,)"""
+    inside = (indices >= 0) & (indices < length)  # False only for a window made of padding alone
+    dy = dy if inside.all() else np.where(inside, dy, 0).astype(dy.dtype)
+    return (_scatter_to_input(dy, np.clip(indices, 0, length - 1), length),)
+
+
+def _avg_geometry(length, kernel_size, stride, padding, ceil_mode, count_include_pad):
+    kernel_size, stride, padding, _, out_length = _pool_geometry(length, kernel_size, stride, padding, 1, ceil_mode,
+                                                                 "avg_pool1d")
+    start = np.arange(out_length) * stride - padding
+    end = np.minimum(start + kernel_size, length + padding)
+    divisor = end - start if count_include_pad else np.minimum(end, length) - np.maximum(start, 0)
+    return kernel_size, stride, padding, out_length, divisor.astype(np.float32)
+
+
+def avg_pool1d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over sliding windows of the last axis. -> (y,); saved: none (backward takes x's shape)."""
+    _check_input(x, "avg_pool1d")
+    kernel_size, stride, padding, out_length, divisor = _avg_geometry(x.shape[-1], kernel_size, stride, padding,
+                                                                      ceil_mode, count_include_pad)
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding + kernel_size)])
+    sums = sliding_window_view(xp, kernel_size, axis=-1)[..., : stride * (out_length - 1) + 1 : stride, :].sum(-1)
+    return ((sums / divisor).astype(x.dtype, copy=False),)
+
+
+def avg_pool1d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                        count_include_pad=True):
+    """Each window's gradient shared evenly by its taps. -> (dx,)"""
+    input_shape = tuple(input_shape)
+    kernel_size, stride, padding, out_length, divisor = _avg_geometry(input_shape[-1], kernel_size, stride, padding,
+                                                                      ceil_mode, count_include_pad)
+    share = (dy / divisor).astype(dy.dtype, copy=False)
+    dxp = np.zeros(input_shape[:-1] + (input_shape[-1] + 2 * padding + kernel_size,), dy.dtype)
+    for tap in range(kernel_size):  # a loop over the kernel's taps, each a vectorised strided add
+        dxp[..., tap: tap + stride * (out_length - 1) + 1: stride] += share
+    return (dxp[..., padding: padding + input_shape[-1]],)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import Function, cat
-from ...ops.rnn import RecurrentLayer
+from ...autograd_functions.rnn import RecurrentLayer
 from ...random import generator
 from ...tensor import Tensor
 from .. import activations, initializers, regularizers
