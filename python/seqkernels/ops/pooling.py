@@ -56,7 +56,10 @@ def _pool_geometry(length: int, kernel_size, stride, padding, dilation, ceil_mod
 def _max_over_windows(x, window_index, padding):
     """out[..., t] = max of xp[..., window_index[t, :]] where xp is x with ``padding`` -inf on each side
     (window entries index xp); also the argmax positions in x (int64)."""
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding)], constant_values=-np.inf) if padding else x
+    # -inf padding on the left, and on the right as far as the last window reaches (with ceil_mode and a
+    # dilation it may reach past the right padding, where torch reads -inf too)
+    right = max(padding, int(window_index.max()) + 1 - padding - x.shape[-1]) if window_index.size else padding
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, right)], constant_values=-np.inf) if padding or right else x
     windows = xp[..., window_index]  # (..., L_out, W)
     best = np.argmax(windows, axis=-1)[..., None]
     index = np.take_along_axis(np.broadcast_to(window_index, windows.shape), best, axis=-1)[..., 0] - padding
