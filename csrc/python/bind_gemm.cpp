@@ -85,7 +85,8 @@ class PackedB {
     const bool tb = trans_b != b.transposed;
     rows_ = trans_b ? b.cols : b.rows;  // K
     cols_ = trans_b ? b.rows : b.cols;  // N
-    data_.resize(static_cast<size_t>(sk::gemm_packed_b_size(rows_, cols_)));
+    // at least one float: an empty B (K = 0) still hands the packer a real pointer
+    data_.resize(static_cast<size_t>(std::max<int64_t>(1, sk::gemm_packed_b_size(rows_, cols_))));
     py::gil_scoped_release release;
     sk::gemm_pack_b(tb, rows_, cols_, b.data, b.ld, data_.data());
   }
