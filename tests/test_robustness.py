@@ -230,3 +230,30 @@ def test_bert_tokenizer_removes_private_use_characters_as_transformers():
     ref, ours = transformers.BertTokenizerFast.from_pretrained(folder), BertTokenizer.from_pretrained(folder)
     for text in ["a\ue000b", "x \U000f0001 y", "\U0010fffd", "p\u00adq \u200bz", "u\u0378v", "tab\u2028z\ufeff"]:
         assert ours.tokenize(text) == ref.tokenize(text), repr(text)
+
+
+def test_hostile_json_and_arguments_raise_the_promised_types(tmp_path):
+    from seqkernels.models.bert import BertConfig
+    from seqkernels.models.bert_tokenizer import BertTokenizer
+    from seqkernels.preprocessing.text import tokenizer_from_json
+
+    with pytest.raises(ValueError, match="not valid JSON"):
+        tokenizer_from_json("[" * 100000)  # RecursionError inside json
+    with pytest.raises(ValueError, match="serialized Tokenizer"):
+        tokenizer_from_json('{"config": 5}')
+    (tmp_path / "config.json").write_text("[" * 100000)
+    with pytest.raises(ValueError, match="config.json"):
+        BertConfig.from_pretrained(tmp_path)
+    (tmp_path / "tokenizer.json").write_text('{"no_model": 1}')
+    with pytest.raises(ValueError, match="tokenizer.json"):
+        BertTokenizer.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="between 1 and 4096"):
+        sk.set_num_threads(2 ** 70)  # was pybind's RuntimeError
+    with pytest.raises(ValueError, match="missing keys") as info:
+        sk.nn.Linear(2, 2).load_state_dict({})
+    assert isinstance(info.value, RuntimeError)  # still what torch raises
+    with pytest.raises(ValueError, match="corrupt header"):
+        path = tmp_path / "deep.safetensors"
+        header = b"[" * 100000
+        path.write_bytes(len(header).to_bytes(8, "little") + header)
+        sk.load(path)

@@ -19,9 +19,11 @@ SK_REGISTER_BINDINGS(runtime) {
       [](py::object n) {
         if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n))
           throw py::type_error("set_num_threads: argument 'n' must be an int, got " + dtype_str(n));
-        long long v = n.cast<long long>();
-        if (v < 1 || v > 4096)
-          throw py::value_error("set_num_threads: argument 'n' must be between 1 and 4096, got " + std::to_string(v));
+        int overflow = 0;  // beyond long long: out of range too (a cast would raise pybind's RuntimeError)
+        const long long v = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (overflow || v < 1 || v > 4096)
+          throw py::value_error("set_num_threads: argument 'n' must be between 1 and 4096, got " +
+                                std::string(py::str(n)));
         sk::set_num_threads(static_cast<int>(v));
       },
       py::arg("n"), "Sets the number of threads every kernel uses (>= 1).");
