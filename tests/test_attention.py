@@ -3,7 +3,6 @@ awkward shapes, causal with Lq != Lk, broadcast masks, fully masked rows, dropou
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
 
 import seqkernels as sk  # noqa: E402
 import seqkernels.functional as F  # noqa: E402
@@ -19,6 +18,7 @@ ATOL, RTOL = 2e-5, 1e-4
 def reference(q, k, v, mask=None, causal=False, scale=None, keep=None):
     """Attention in float64 torch with autograd; a fully masked row gives 0 (plain softmax would give NaN).
     keep: optional dropout factors (0 or 1/(1-p)) of shape (..., Lq, Lk)."""
+    torch = pytest.importorskip("torch")
     q, k, v = (torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in (q, k, v))
     scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else scale
     s = q @ k.transpose(-1, -2) * scale
@@ -40,6 +40,7 @@ def reference(q, k, v, mask=None, causal=False, scale=None, keep=None):
 
 
 def run_both(rng, shape_q, shape_k, mask=None, causal=False, scale=None):
+    torch = pytest.importorskip("torch")
     q = rng.standard_normal(shape_q, dtype=np.float32)
     k = rng.standard_normal(shape_k, dtype=np.float32)
     v = rng.standard_normal(shape_k, dtype=np.float32)
@@ -70,6 +71,7 @@ def test_matches_reference(rng, threads, B, H, Lq, Lk, D, causal):
 
 def test_matches_torch_sdpa(rng):
     # The float64 reference above is itself checked against torch's own kernel once.
+    torch = pytest.importorskip("torch")
     q, k, v = (rng.standard_normal((2, 3, 19, 24), dtype=np.float32) for _ in range(3))
     for causal in (False, True):
         want = torch.nn.functional.scaled_dot_product_attention(*map(torch.from_numpy, (q, k, v)), is_causal=causal)
@@ -98,6 +100,7 @@ def test_scale_and_strided_mask(rng):
 
 def test_fully_masked_rows_give_zero_and_zero_grads(rng, threads):
     # A key padding mask (B, 1, 1, Lk) with batch 1 entirely padded, plus a per-row mask blanking row 4.
+    torch = pytest.importorskip("torch")
     B, H, L, D = 2, 3, 11, 16
     mask = np.ones((B, 1, L, L), dtype=bool)
     mask[0, :, :, 7:] = False
@@ -119,6 +122,7 @@ def test_fully_masked_rows_give_zero_and_zero_grads(rng, threads):
 
 def test_leading_dims_other_than_two(rng):
     # (N, L, D) and (A, B, C, L, D) fold into the 4-D kernel and back; the mask follows.
+    torch = pytest.importorskip("torch")
     for lead in [(3,), (2, 2, 3)]:
         q, k, v = (rng.standard_normal(lead + (9, 8), dtype=np.float32) for _ in range(3))
         mask = rng.random(lead[-1:] + (9, 9)) > 0.2
@@ -147,6 +151,7 @@ def test_deterministic_across_threads(rng, B, H):
 
 
 def test_dropout(rng):
+    torch = pytest.importorskip("torch")
     B, H, Lq, Lk, p = 2, 2, 9, 16, 0.3
     q, k, v, g = (rng.standard_normal(s, dtype=np.float32) for s in
                   [(B, H, Lq, Lk), (B, H, Lk, Lk), (B, H, Lk, Lk), (B, H, Lq, Lk)])
@@ -203,6 +208,7 @@ def test_bad_input():
 
 
 def test_grouped_query_attention(rng):
+    torch = pytest.importorskip("torch")
     q, g = (rng.standard_normal((2, 6, 11, 8), dtype=np.float32) for _ in range(2))
     k, v = (rng.standard_normal((2, 2, 13, 8), dtype=np.float32) for _ in range(2))
     pq, pk, pv = (torch.tensor(x, requires_grad=True) for x in (q, k, v))

@@ -5,7 +5,6 @@ import pytest
 
 from seqkernels import _C
 
-torch = pytest.importorskip("torch")
 
 U = 2.0 ** -24  # float32 unit roundoff
 
@@ -13,6 +12,7 @@ U = 2.0 ** -24  # float32 unit roundoff
 def block_diagonal(w, groups):
     """A grouped weight (C_out, C_in/groups, K) as the ungrouped (C_out, C_in, K) weight that is zero outside each
     group's block: the same convolution (the zeros add exact zeros), which torch runs fast in float64."""
+    torch = pytest.importorskip("torch")
     out_channels, group_in, k = w.shape
     group_out = out_channels // groups
     dense = np.zeros((out_channels, group_in * groups, k), w.dtype)
@@ -24,9 +24,11 @@ def block_diagonal(w, groups):
 def reference(x, w, b, dy, stride, padding, dilation, groups):
     """float64 torch results (y, dx, dw, db) and, computed the same way on |x|, |w|, |dy|, the magnitudes
     sum |terms| that bound each result's float32 rounding error."""
+    torch = pytest.importorskip("torch")
     group_out, group_in = w.shape[0] // groups, w.shape[1]
 
     def run(x, w, b, dy):
+        torch = pytest.importorskip("torch")
         xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
         wt = torch.tensor(block_diagonal(w, groups), dtype=torch.float64, requires_grad=True)
         bt = None if b is None else torch.tensor(b, dtype=torch.float64, requires_grad=True)
@@ -127,6 +129,7 @@ def test_empty_batch(rng):
 
 
 def test_non_contiguous_input_is_read_correctly(rng):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal((3, 20, 4), dtype=np.float32).transpose(0, 2, 1)  # (3, 4, 20), not C-contiguous
     w = rng.standard_normal((2, 4, 3), dtype=np.float32)
     want = torch.nn.functional.conv1d(torch.tensor(np.ascontiguousarray(x)), torch.tensor(w)).numpy()

@@ -10,13 +10,13 @@ import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.ops.embedding import SparseGrad
 
-torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel")
 
 
 def run_both(sk_fn, torch_fn, *arrays, grad_seed=0):
     """Applies both functions to the same float32 arrays, back-propagates the same random gradient, and returns
     (sk output, torch output, [(sk grad, torch grad) per array])."""
+    torch = pytest.importorskip("torch")
     sk_in = [sk.tensor(a, requires_grad=True) for a in arrays]
     t_in = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, yt = sk_fn(*sk_in), torch_fn(*t_in)
@@ -33,6 +33,7 @@ TOL = dict(rtol=1e-4, atol=1e-4)
 @pytest.mark.parametrize("padding,kernel,dilation", [("same", 4, 1), ("same", 5, 2), ("same", 4, 3), ("valid", 3, 1),
                                                       (2, 3, 1), ((1,), 2, 1)])
 def test_functional_conv1d_padding_modes(rng, padding, kernel, dilation):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal((2, 5, 11), dtype=np.float32)
     w = rng.standard_normal((3, 5, kernel), dtype=np.float32)
     b = rng.standard_normal(3, dtype=np.float32)
@@ -45,6 +46,7 @@ def test_functional_conv1d_padding_modes(rng, padding, kernel, dilation):
 
 
 def test_functional_conv1d_unbatched_and_depthwise(rng):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal((6, 9), dtype=np.float32)
     w = rng.standard_normal((12, 1, 3), dtype=np.float32)
     y, yt, grads = run_both(lambda x, w: F.conv1d(x, w, stride=2, padding=1, groups=6),
@@ -66,6 +68,7 @@ def test_functional_conv1d_option_errors(rng):
 
 
 def test_conv1d_module_init_and_torch_state_dict(rng):
+    torch = pytest.importorskip("torch")
     sk.manual_seed(0)
     conv = sk.nn.Conv1d(8, 6, 5, padding=2, groups=2)
     bound = 1.0 / math.sqrt(8 // 2 * 5)  # kaiming_uniform(a=sqrt(5)) and the bias share this bound
@@ -103,6 +106,7 @@ POOLS = [
 @pytest.mark.parametrize("name,kwargs", POOLS)
 @pytest.mark.parametrize("shape", [(2, 3, 11), (5, 13)])
 def test_pooling_matches_torch(rng, name, kwargs, shape):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal(shape, dtype=np.float32)
     y, yt, [(dx, dxt)] = run_both(lambda x: getattr(F, name)(x, **kwargs),
                                   lambda x: getattr(torch.nn.functional, name)(x, **kwargs), x)
@@ -111,6 +115,7 @@ def test_pooling_matches_torch(rng, name, kwargs, shape):
 
 
 def test_pooling_indices_and_modules(rng):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal((2, 3, 10), dtype=np.float32)
     _, idx = F.max_pool1d(sk.tensor(x), 3, 2, 1, return_indices=True)
     _, idx_t = torch.nn.functional.max_pool1d(torch.tensor(x), 3, 2, 1, return_indices=True)
@@ -138,6 +143,7 @@ def test_pooling_errors():
 
 @pytest.mark.parametrize("padding_idx", [None, 2, -1])
 def test_functional_embedding_matches_torch(rng, padding_idx):
+    torch = pytest.importorskip("torch")
     table = rng.standard_normal((9, 6), dtype=np.float32)
     ids = np.array([[2, 8, 2], [0, 2, 8]], dtype=np.int32)
     y, yt, [(dw, dwt)] = run_both(lambda w: F.embedding(ids, w, padding_idx=padding_idx),
@@ -148,6 +154,7 @@ def test_functional_embedding_matches_torch(rng, padding_idx):
 
 
 def test_functional_embedding_max_norm(rng):
+    torch = pytest.importorskip("torch")
     table = rng.standard_normal((9, 6), dtype=np.float32) * 3
     reference = torch.tensor(table)
     ids = np.array([1, 4, 4, 7])
@@ -172,6 +179,7 @@ def test_sparse_gradient_accumulates_and_densifies(rng):
 
 
 def test_embedding_module_init_and_pretrained(rng):
+    torch = pytest.importorskip("torch")
     sk.manual_seed(1)
     emb = sk.nn.Embedding(500, 40, padding_idx=3)
     w = emb.weight.numpy()
@@ -222,6 +230,7 @@ def test_sgd_with_momentum_uses_the_dense_gradient(rng):
 
 
 def test_adam_on_sparse_rows_matches_torch_sparse_adam(rng):
+    torch = pytest.importorskip("torch")
     emb = sk.nn.Embedding(20, 6, sparse=True)
     reference = torch.nn.Embedding.from_pretrained(torch.tensor(emb.weight.numpy()), freeze=False, sparse=True)
     ours, theirs = sk.optim.Adam(emb.parameters(), lr=0.05), torch.optim.SparseAdam(reference.parameters(), lr=0.05)

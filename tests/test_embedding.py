@@ -6,7 +6,6 @@ import pytest
 
 from seqkernels import _C
 
-torch = pytest.importorskip("torch")
 
 U = 2.0 ** -24
 
@@ -36,6 +35,7 @@ def assert_within(got, want, bound):
 @pytest.mark.parametrize("id_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("ids_shape", [(7,), (3, 5), (2, 3, 4), ()])
 def test_forward_matches_torch(rng, threads, id_dtype, ids_shape):
+    torch = pytest.importorskip("torch")
     table = rng.standard_normal((11, 13), dtype=np.float32)
     ids = rng.integers(0, 11, size=ids_shape).astype(id_dtype)
     got = _C.embedding_forward(table, ids)
@@ -58,6 +58,7 @@ CASES = {
 @pytest.mark.parametrize("scale_grad_by_freq", [False, True])
 @pytest.mark.parametrize("id_dtype", [np.int32, np.int64])
 def test_dense_backward_matches_torch(rng, threads, name, scale_grad_by_freq, id_dtype):
+    torch = pytest.importorskip("torch")
     ids = np.asarray(CASES[name]["ids"]).astype(id_dtype)
     padding_idx = CASES[name]["padding_idx"]
     table = rng.standard_normal((10, 19), dtype=np.float32)

@@ -7,7 +7,6 @@ atol 1e-6 covers a few float32 roundings per element (the reductions sum in floa
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
 
 import seqkernels as sk
 import seqkernels.functional as F
@@ -18,6 +17,7 @@ def leaf(a):
 
 
 def ref(a):
+    torch = pytest.importorskip("torch")
     return torch.tensor(np.asarray(a, dtype=np.float32).astype(np.float64), requires_grad=True)
 
 
@@ -30,6 +30,7 @@ def close(ours, theirs, rtol=1e-5, atol=1e-6):
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("pos_weighted", [False, True])
 def test_bce_with_logits_matches_torch(rng, reduction, weighted, pos_weighted):
+    torch = pytest.importorskip("torch")
     x = rng.standard_normal((6, 7)) * 5
     x[0, :3] = [90.0, -90.0, 0.0]  # saturated logits stay finite
     t = rng.uniform(0, 1, (6, 7))
@@ -52,6 +53,7 @@ def test_bce_with_logits_matches_torch(rng, reduction, weighted, pos_weighted):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_mse_loss_matches_torch(rng, reduction):
+    torch = pytest.importorskip("torch")
     x, t = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
     xs, ts, xt, tt = leaf(x), leaf(t), ref(x), ref(t)
     y = F.mse_loss(xs, ts, reduction=reduction)
@@ -65,6 +67,7 @@ def test_mse_loss_matches_torch(rng, reduction):
 
 
 def test_mse_loss_broadcast_target_gradient(rng):
+    torch = pytest.importorskip("torch")
     x, t = rng.standard_normal((4, 3)), rng.standard_normal(3)
     xs, ts, xt, tt = leaf(x), leaf(t), ref(x), ref(t)
     F.mse_loss(xs, ts).backward()
@@ -74,6 +77,7 @@ def test_mse_loss_broadcast_target_gradient(rng):
 
 
 def test_functional_names_follow_torch():
+    torch = pytest.importorskip("torch")
     import inspect
     # torch's linear and gelu are builtins without a Python signature; their documented ones, by hand:
     assert str(inspect.signature(F.linear)) == "(input, weight, bias=None)"

@@ -11,11 +11,11 @@ import pytest
 import seqkernels as sk
 from seqkernels import nn
 
-torch = pytest.importorskip("torch")
 
 
 def build(lib):
     """The same model in seqkernels and torch: nesting, containers, a buffer, a bias-free layer."""
+    torch = pytest.importorskip("torch")
 
     class Block(lib.nn.Module):
         def __init__(self):
@@ -38,6 +38,7 @@ def build(lib):
 
 
 def test_state_dict_names_shapes_and_parameter_order_match_torch():
+    torch = pytest.importorskip("torch")
     ours, ref = build(sk), build(torch)
     ours_sd, ref_sd = ours.state_dict(), ref.state_dict()
     assert isinstance(ours_sd, OrderedDict)
@@ -52,6 +53,7 @@ def test_state_dict_names_shapes_and_parameter_order_match_torch():
 
 
 def test_repr_matches_torch():
+    torch = pytest.importorskip("torch")
     layers = lambda lib: lib.nn.Sequential(  # noqa: E731
         lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Dropout(0.1), lib.nn.LayerNorm(4), lib.nn.GELU("tanh"),
         lib.nn.Tanh(), lib.nn.Sigmoid(), lib.nn.Softmax(dim=-1), lib.nn.Identity(),
@@ -61,6 +63,7 @@ def test_repr_matches_torch():
 
 
 def test_shared_parameters_are_listed_once_and_state_dict_shares_memory():
+    torch = pytest.importorskip("torch")
     lin = nn.Linear(3, 3)
     model = nn.Sequential(lin, nn.ReLU(), lin)
     assert len(list(model.parameters())) == 2
@@ -98,6 +101,7 @@ def test_train_eval_zero_grad_apply_and_requires_grad_():
 
 
 def test_attribute_registration_rules():
+    torch = pytest.importorskip("torch")
     m = nn.Module()
     m.w = nn.Parameter(sk.zeros(2))
     m.w = None  # a registered parameter may be cleared, as torch
@@ -124,6 +128,7 @@ def test_attribute_registration_rules():
 
 
 def test_load_state_dict_from_torch_reproduces_parameters():
+    torch = pytest.importorskip("torch")
     ours, ref = build(sk), build(torch)
     result = ours.load_state_dict(ref.state_dict())  # torch tensors are accepted as they come
     assert result.missing_keys == [] and result.unexpected_keys == []
@@ -132,6 +137,7 @@ def test_load_state_dict_from_torch_reproduces_parameters():
 
 
 def test_load_state_dict_reports_every_mismatch_at_once_and_copies_nothing():
+    torch = pytest.importorskip("torch")
     model = nn.Sequential(nn.Linear(3, 2), nn.LayerNorm(2))
     before = {k: v.copy() for k, v in model.state_dict().items()}
     bad = {k: np.full(v.shape, 7, np.float32) for k, v in before.items()}
@@ -161,6 +167,7 @@ def test_load_state_dict_reports_every_mismatch_at_once_and_copies_nothing():
 
 
 def test_fan_and_gain_match_torch():
+    torch = pytest.importorskip("torch")
     from seqkernels.nn import init
     for shape in [(5, 3), (4, 3, 7), (2, 6, 1, 3)]:
         assert init._calculate_fan_in_and_fan_out(sk.zeros(*shape)) == \
@@ -272,6 +279,7 @@ def test_keras_methods_forward_to_training(monkeypatch):
 # ---- layers through seqkernels.functional ----------------------------------------------------------------
 
 def test_layers_compute_what_torch_computes():
+    torch = pytest.importorskip("torch")
     sk.manual_seed(2)
     ours, ref = build(sk), build(torch)
     ref.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
@@ -296,6 +304,7 @@ def test_layers_compute_what_torch_computes():
 @pytest.mark.parametrize("loss_name,target_kind", [("CrossEntropyLoss", "class"), ("BCEWithLogitsLoss", "binary"),
                                                    ("MSELoss", "real")])
 def test_loss_modules_match_torch(loss_name, target_kind):
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(3)
     logits = rng.standard_normal((6, 4)).astype(np.float32)
     target = {"class": rng.integers(0, 4, 6), "binary": (rng.random((6, 4)) > 0.5).astype(np.float32),
@@ -307,6 +316,7 @@ def test_loss_modules_match_torch(loss_name, target_kind):
 
 
 def test_weighted_loss_modules_keep_their_weights_as_buffers():
+    torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)
     logits = rng.standard_normal((6, 4)).astype(np.float32)
     classes = rng.integers(0, 4, 6)

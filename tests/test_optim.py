@@ -12,7 +12,6 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
 
 import seqkernels as sk
 from seqkernels import optim
@@ -21,6 +20,7 @@ SHAPES = [(1,), (3, 7), (17,), (64, 33)]
 
 
 def make_params(rng):
+    torch = pytest.importorskip("torch")
     arrays = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
     ours = [sk.tensor(a.copy(), requires_grad=True) for a in arrays]
     theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
@@ -28,6 +28,7 @@ def make_params(rng):
 
 
 def run_both(rng, make_ours, make_theirs, steps=10, schedule=None):
+    torch = pytest.importorskip("torch")
     ours, theirs = make_params(rng)
     opt, opt_t = make_ours(ours), make_theirs(theirs)
     for _ in range(steps):
@@ -49,6 +50,7 @@ def run_both(rng, make_ours, make_theirs, steps=10, schedule=None):
     dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1),
 ])
 def test_sgd_matches_torch(rng, threads, kwargs):
+    torch = pytest.importorskip("torch")
     run_both(rng, lambda ps: optim.SGD(ps, **kwargs), lambda ps: torch.optim.SGD(ps, **kwargs))
 
 
@@ -60,6 +62,7 @@ def test_sgd_matches_torch(rng, threads, kwargs):
     dict(lr=1e-2, betas=(0.3, 0.9)),  # 1 - beta1 >= 0.5: torch's other lerp branch
 ])
 def test_adam_family_matches_torch(rng, threads, cls, kwargs):
+    torch = pytest.importorskip("torch")
     run_both(rng, lambda ps: getattr(optim, cls)(ps, **kwargs), lambda ps: getattr(torch.optim, cls)(ps, **kwargs))
 
 
@@ -132,6 +135,7 @@ def test_optimizer_errors():
 @pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, math.inf])
 @pytest.mark.parametrize("max_norm", [0.5, 1e6])
 def test_clip_grad_norm_matches_torch(rng, norm_type, max_norm):
+    torch = pytest.importorskip("torch")
     ours, theirs = make_params(rng)
     for p, q in zip(ours, theirs):
         g = rng.standard_normal(p.shape).astype(np.float32)
@@ -146,6 +150,7 @@ def test_clip_grad_norm_matches_torch(rng, norm_type, max_norm):
 
 
 def lr_sequences(make_ours, make_theirs, steps=25, groups=(0.1, 0.02)):
+    torch = pytest.importorskip("torch")
     ours = optim.SGD([{"params": [sk.tensor(np.ones(1, dtype=np.float32), requires_grad=True)], "lr": lr}
                       for lr in groups])
     theirs = torch.optim.SGD([{"params": [torch.ones(1, requires_grad=True)], "lr": lr} for lr in groups])
@@ -163,11 +168,13 @@ def lr_sequences(make_ours, make_theirs, steps=25, groups=(0.1, 0.02)):
 
 
 def test_step_lr_matches_torch():
+    torch = pytest.importorskip("torch")
     got, want = lr_sequences(lambda o: optim.StepLR(o, 4, gamma=0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, 4, 0.5))
     assert got == want
 
 
 def test_lambda_lr_matches_torch():
+    torch = pytest.importorskip("torch")
     fns = [lambda e: 0.95 ** e, lambda e: 1.0 / (1 + e)]
     got, want = lr_sequences(lambda o: optim.LambdaLR(o, fns), lambda o: torch.optim.lr_scheduler.LambdaLR(o, fns))
     assert got == want
@@ -176,6 +183,7 @@ def test_lambda_lr_matches_torch():
 @pytest.mark.parametrize("eta_min", [0.0, 1e-3])
 def test_cosine_matches_torch(eta_min):
     # 25 steps over T_max = 10 also crosses the restart branch of torch's recursive form.
+    torch = pytest.importorskip("torch")
     got, want = lr_sequences(lambda o: optim.CosineAnnealingLR(o, 10, eta_min),
                              lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, 10, eta_min))
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)

@@ -9,7 +9,6 @@ import pytest
 import seqkernels as sk
 import seqkernels.models
 
-torch = pytest.importorskip("torch")
 
 ATOL, RTOL = 2e-5, 1e-4
 IDS = np.array([[5, 6, 7, 0, 0, 0], [3, 4, 9, 8, 2, 1], [11, 0, 0, 0, 0, 0], [7, 7, 2, 5, 0, 0]])
@@ -17,6 +16,7 @@ IDS = np.array([[5, 6, 7, 0, 0, 0], [3, 4, 9, 8, 2, 1], [11, 0, 0, 0, 0, 0], [7,
 
 def torch_twin(model, kind):
     """Our model's weights in torch modules."""
+    torch = pytest.importorskip("torch")
     emb = torch.nn.Embedding(model.embedding.num_embeddings, model.embedding.embedding_dim, padding_idx=0)
     rnn = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind](
         model.rnn.input_size, model.rnn.hidden_size, num_layers=model.rnn.num_layers, batch_first=True,
@@ -29,6 +29,7 @@ def torch_twin(model, kind):
 
 
 def torch_encode(emb, rnn, ids):
+    torch = pytest.importorskip("torch")
     lengths = torch.tensor((ids != 0).sum(1))
     packed = torch.nn.utils.rnn.pack_padded_sequence(emb(torch.tensor(ids)), lengths, batch_first=True,
                                                      enforce_sorted=False)
@@ -39,6 +40,7 @@ def torch_encode(emb, rnn, ids):
 
 @pytest.mark.parametrize("kind,layers,bi", [("lstm", 1, True), ("gru", 2, True), ("lstm", 2, False)])
 def test_classifier_matches_torch(kind, layers, bi):
+    torch = pytest.importorskip("torch")
     sk.manual_seed(0)
     model = sk.models.RNNClassifier(20, embed_dim=6, hidden_size=5, num_classes=3, cell=kind, num_layers=layers,
                                     bidirectional=bi)

@@ -1,22 +1,28 @@
 """Tensor ops against torch: forward values, dtypes, shapes and gradients (for a random upstream
 gradient), on awkward shapes — broadcasting over size-1 dims, 0-d tensors, negative and repeated indices.
+The arithmetic tests are written with operators only and also run without torch, against float64 numpy
+with finite-difference gradients (``check_operators``).
 
 Tolerances: elementwise float32 ops differ from torch only by the last-bit rounding of libm (exp, log,
 tanh: a few ulp), so rtol 1e-5 / atol 1e-6; products and reductions of length K accumulate in a
 different order than torch, error ~K·2⁻²⁴ relative to Σ|terms|, covered by rtol 1e-4 / atol 1e-5 for
 the K ≤ 13 used here."""
+import importlib.util
+
 import numpy as np
 import pytest
 
 import seqkernels as sk
 
-torch = pytest.importorskip("torch")
+from helpers import check as reference_check
+
 
 ELEMENTWISE = dict(rtol=1e-5, atol=1e-6)
 ACCUMULATED = dict(rtol=1e-4, atol=1e-5)
 
 
 def _inputs(arrays, requires_grad):
+    torch = pytest.importorskip("torch")
     sk_in, t_in = [], []
     for a in arrays:
         if isinstance(a, np.ndarray):
@@ -31,6 +37,7 @@ def _inputs(arrays, requires_grad):
 
 def check(sk_fn, torch_fn, *arrays, tol=ELEMENTWISE, grad=True, seed=0):
     """Compares sk_fn and torch_fn on the same inputs: value, dtype, shape and every input gradient."""
+    torch = pytest.importorskip("torch")
     sk_in, t_in = _inputs(arrays, grad)
     out, ref = sk_fn(*sk_in), torch_fn(*t_in)
     ref_np = ref.detach().numpy()
@@ -49,6 +56,14 @@ def check(sk_fn, torch_fn, *arrays, tol=ELEMENTWISE, grad=True, seed=0):
     return out
 
 
+def check_operators(fn, *arrays):
+    """``fn`` is written with operators only, so it runs on numpy arrays too: checked against float64 numpy
+    with finite-difference gradients everywhere, and against torch (values, dtypes, gradients) where installed."""
+    reference_check(fn, fn, list(arrays), atol=1e-6, rtol=1e-5)
+    if importlib.util.find_spec("torch") is not None:
+        check(fn, fn, *arrays)
+
+
 def randn(*shape, seed=1):
     return np.random.default_rng(seed + len(shape)).standard_normal(shape).astype(np.float32)
 
@@ -65,7 +80,7 @@ BROADCAST_PAIRS = [((3, 1, 5), (4, 1)), ((1,), (2, 3)), ((), (2, 3)), ((2, 3), (
 def test_binary_arithmetic_broadcasting(op, shapes):
     fn = getattr(__import__("operator"), op)
     a, b = randn(*shapes[0], seed=3), positive(*shapes[1]) if op == "truediv" else randn(*shapes[1], seed=4)
-    check(fn, fn, a, b)
+    check_operators(fn, a, b)
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "truediv", "pow"])
@@ -73,15 +88,15 @@ def test_binary_arithmetic_broadcasting(op, shapes):
 def test_python_scalars_both_orders(op, scalar):
     fn = getattr(__import__("operator"), op)
     x = positive(3, 4)
-    check(lambda t: fn(t, scalar), lambda t: fn(t, scalar), x)
+    check_operators(lambda t: fn(t, scalar), x)
     if op == "pow" and scalar < 0:
         return  # (-1.5) ** t is nan for real t in both libraries
-    check(lambda t: fn(scalar, t), lambda t: fn(scalar, t), x)
+    check_operators(lambda t: fn(scalar, t), x)
 
 
 def test_pow_tensor_exponent_and_neg():
-    check(lambda a, b: a ** b, lambda a, b: a ** b, positive(2, 3), randn(3))
-    check(lambda a: -a, lambda a: -a, randn(4, 1))
+    check_operators(lambda a, b: a ** b, positive(2, 3), randn(3))
+    check_operators(lambda a: -a, randn(4, 1))
     check(lambda a: a.pow(3), lambda a: a.pow(3), randn(5))
 
 
@@ -97,6 +112,7 @@ def test_integer_tensors_promote_like_torch():
 
 @pytest.mark.parametrize("name", ["exp", "tanh", "sigmoid", "relu", "abs"])
 def test_unary(name):
+    torch = pytest.importorskip("torch")
     x = randn(3, 7) * 3
     x[0, :3] = [0.0, 60.0, -100.0]  # relu at 0 (torch: gradient 0), sigmoid/tanh saturation, no overflow
     if name == "abs":
@@ -106,6 +122,7 @@ def test_unary(name):
 
 
 def test_sigmoid_keeps_relative_precision_far_in_the_tail():
+    torch = pytest.importorskip("torch")
     y = sk.tensor(np.array([-30.0, -80.0], np.float32)).sigmoid().numpy()
     np.testing.assert_allclose(y, torch.sigmoid(torch.tensor([-30.0, -80.0])).numpy(), rtol=1e-5)
     assert (y > 0).all()
@@ -172,6 +189,7 @@ def test_max_min_over_everything_shares_the_gradient_among_ties(name):
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("name", ["max", "min"])
 def test_max_min_along_a_dim_give_the_gradient_to_the_returned_index(name, dim, keepdim):
+    torch = pytest.importorskip("torch")
     x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, -1.0, 5.0], [0.0, 7.0, 7.0, 7.0]], np.float32)
     x = x if name == "max" else -x
     out = check(lambda t: getattr(t, name)(dim, keepdim=keepdim).values,
@@ -183,6 +201,7 @@ def test_max_min_along_a_dim_give_the_gradient_to_the_returned_index(name, dim, 
 
 
 def test_argmax_argmin():
+    torch = pytest.importorskip("torch")
     x = randn(4, 6)
     np.testing.assert_array_equal(sk.tensor(x).argmax(1).numpy(), torch.tensor(x).argmax(1).numpy())
     np.testing.assert_array_equal(sk.tensor(x).argmin(0, keepdim=True).numpy(),
@@ -199,6 +218,7 @@ INDEX_KEYS = [
 
 @pytest.mark.parametrize("key", INDEX_KEYS, ids=str)
 def test_indexing(key):
+    torch = pytest.importorskip("torch")
     x = randn(3, 4, 5)
     tkey = tuple(torch.tensor(k) if isinstance(k, np.ndarray) else k for k in key) if isinstance(key, tuple) else \
         (torch.tensor(key) if isinstance(key, np.ndarray) else key)
@@ -206,6 +226,7 @@ def test_indexing(key):
 
 
 def test_indexing_with_tensors_and_masks():
+    torch = pytest.importorskip("torch")
     x = randn(4, 3)
     idx = np.array([3, -4, 3], np.int64)
     check(lambda t: t[sk.tensor(idx)], lambda t: t[torch.tensor(idx)], x)
@@ -258,6 +279,7 @@ def test_shape_op_errors():
 
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_cat_stack(dim):
+    torch = pytest.importorskip("torch")
     a, b, c = randn(2, 3, seed=7), randn(2, 3, seed=8), randn(2, 3, seed=9)
     check(lambda *ts: sk.cat(ts, dim), lambda *ts: torch.cat(ts, dim), a, b, c)
     check(lambda *ts: sk.stack(ts, dim), lambda *ts: torch.stack(ts, dim), a, b, c)
@@ -273,6 +295,7 @@ def test_cat_stack_errors():
 
 @pytest.mark.parametrize("split_arg,dim", [(2, 0), (3, 1), ([1, 3, 1], 1), (5, -1)])
 def test_split_and_chunk(split_arg, dim):
+    torch = pytest.importorskip("torch")
     x = randn(5, 5)
     pieces = lambda t: t.split(split_arg, dim)  # noqa: E731
     n = len(pieces(torch.tensor(x)))
@@ -289,6 +312,7 @@ def test_split_and_chunk(split_arg, dim):
 
 
 def test_where_and_masked_fill():
+    torch = pytest.importorskip("torch")
     cond = randn(3, 1, 4) > 0
     a, b = randn(1, 5, 4, seed=10), randn(4, seed=11)
     check(lambda x, y: sk.where(sk.tensor(cond), x, y), lambda x, y: torch.where(torch.tensor(cond), x, y), a, b)
@@ -303,6 +327,7 @@ def test_where_and_masked_fill():
 
 
 def test_comparisons_return_bool_tensors_without_grad():
+    torch = pytest.importorskip("torch")
     x, y = randn(3, 4), randn(4)
     a, b = sk.tensor(x, requires_grad=True), sk.tensor(y)
     for op in ("lt", "le", "gt", "ge", "eq", "ne"):
@@ -315,6 +340,7 @@ def test_comparisons_return_bool_tensors_without_grad():
 
 
 def test_casts():
+    torch = pytest.importorskip("torch")
     x = randn(2, 3) * 4
     check(lambda t: t.double() * 2, lambda t: t.double() * 2, x)
     check(lambda t: t.to(np.float64).float(), lambda t: t.to(torch.float64).float(), x)
@@ -327,6 +353,7 @@ def test_casts():
 
 
 def test_factories():
+    torch = pytest.importorskip("torch")
     sk.manual_seed(0)
     assert sk.zeros(2, 3).dtype == np.float32 and sk.zeros((2, 3)).shape == (2, 3)
     assert sk.ones(4, dtype=sk.int64).numpy().tolist() == [1, 1, 1, 1]
@@ -364,6 +391,7 @@ def test_scalar_conversions():
 @pytest.mark.parametrize("dim", [0, -1, 1])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_methods_delegate_to_functional(name, dim):
+    torch = pytest.importorskip("torch")
     x = randn(3, 5, 2) * 4
     check(lambda t: getattr(t, name)(dim), lambda t: getattr(t, name)(dim), x)
     check(lambda t: getattr(sk, name)(t, dim), lambda t: getattr(torch, name)(t, dim), x)

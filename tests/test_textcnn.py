@@ -7,11 +7,11 @@ import seqkernels as sk
 import seqkernels.functional as F
 from seqkernels.models import TextCNN
 
-torch = pytest.importorskip("torch")
 
 
 def torch_textcnn(state, ids, kernel_sizes):
     """Kim (2014) in torch.nn.functional, eval mode, with the weights of `state` (numpy arrays)."""
+    torch = pytest.importorskip("torch")
     w = {k: torch.tensor(v) for k, v in state.items()}
     x = torch.nn.functional.embedding(torch.tensor(ids).long(), w["embedding.weight"]).transpose(1, 2)
     short = max(kernel_sizes) - ids.shape[1]

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
 
 import seqkernels as sk  # noqa: E402
 from seqkernels import nn  # noqa: E402
@@ -31,6 +30,7 @@ def assert_grads_match(ours, theirs):
 
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_mha_self_attention_with_masks(rng, batch_first):
+    torch = pytest.importorskip("torch")
     E, H, N, L = 24, 4, 3, 7
     ref = torch.nn.MultiheadAttention(E, H, batch_first=batch_first)
     ours = nn.MultiheadAttention(E, H, batch_first=batch_first)
@@ -55,6 +55,7 @@ def test_mha_self_attention_with_masks(rng, batch_first):
 
 
 def test_mha_cross_attention_float_mask_and_per_head_weights(rng):
+    torch = pytest.importorskip("torch")
     E, H, N, L, S = 16, 2, 2, 5, 9
     ref = torch.nn.MultiheadAttention(E, H)
     ours = nn.MultiheadAttention(E, H)
@@ -76,6 +77,7 @@ def test_mha_cross_attention_float_mask_and_per_head_weights(rng):
 
 
 def test_mha_causal_flag_and_bad_input():
+    torch = pytest.importorskip("torch")
     ours = nn.MultiheadAttention(8, 2)
     ref = torch.nn.MultiheadAttention(8, 2)
     load_from_torch(ours, ref)
@@ -100,6 +102,7 @@ def test_mha_causal_flag_and_bad_input():
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 @pytest.mark.parametrize("activation", ["relu", "gelu"])
 def test_encoder_layer_matches_torch(rng, norm_first, activation):
+    torch = pytest.importorskip("torch")
     d, H, N, L = 32, 4, 3, 10
     ref = torch.nn.TransformerEncoderLayer(d, H, dim_feedforward=48, dropout=0.0, activation=activation,
                                            batch_first=True, norm_first=norm_first)
@@ -123,6 +126,7 @@ def test_encoder_layer_matches_torch(rng, norm_first, activation):
 
 
 def test_encoder_stack_with_final_norm_sequence_first(rng):
+    torch = pytest.importorskip("torch")
     d, H = 16, 2
     layer = torch.nn.TransformerEncoderLayer(d, H, dim_feedforward=20, dropout=0.0)
     ref = torch.nn.TransformerEncoder(layer, 3, norm=torch.nn.LayerNorm(d), enable_nested_tensor=False)

@@ -4,7 +4,6 @@ state_dict loaded as numpy): outputs and every gradient, on awkward shapes and m
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
 
 import seqkernels as sk  # noqa: E402
 from seqkernels import nn  # noqa: E402
@@ -34,6 +33,7 @@ def check_grads(ours, theirs, pairs):
 
 
 def leaves(rng, *shapes):
+    torch = pytest.importorskip("torch")
     arrays = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
     return [sk.tensor(a, requires_grad=True) for a in arrays], [torch.tensor(a, requires_grad=True) for a in arrays]
 
@@ -42,6 +42,7 @@ def leaves(rng, *shapes):
 @pytest.mark.parametrize("batch_first", [False, True])
 @pytest.mark.parametrize("T,S", [(7, 5), (1, 6), (4, 1)])
 def test_decoder_layer_matches_torch(rng, norm_first, batch_first, T, S):
+    torch = pytest.importorskip("torch")
     E, H, N, F = 24, 3, 3, 40
     ref = torch.nn.TransformerDecoderLayer(E, H, F, dropout=0.0, batch_first=batch_first, norm_first=norm_first)
     ours = nn.TransformerDecoderLayer(E, H, F, dropout=0.0, batch_first=batch_first, norm_first=norm_first)
@@ -66,6 +67,7 @@ def test_decoder_layer_matches_torch(rng, norm_first, batch_first, T, S):
 
 
 def test_decoder_layer_memory_mask_bool_tgt_mask_and_causal_hint(rng):
+    torch = pytest.importorskip("torch")
     E, H, N, T, S = 16, 4, 2, 6, 5
     ref = torch.nn.TransformerDecoderLayer(E, H, 32, dropout=0.0, activation="gelu")
     ours = nn.TransformerDecoderLayer(E, H, 32, dropout=0.0, activation="gelu")
@@ -86,6 +88,7 @@ def test_decoder_layer_memory_mask_bool_tgt_mask_and_causal_hint(rng):
 
 
 def test_decoder_layer_unbatched(rng):
+    torch = pytest.importorskip("torch")
     E, H, T, S = 12, 2, 3, 4
     ref = torch.nn.TransformerDecoderLayer(E, H, 20, dropout=0.0)
     ours = nn.TransformerDecoderLayer(E, H, 20, dropout=0.0)
@@ -97,6 +100,7 @@ def test_decoder_layer_unbatched(rng):
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("T,S", [(6, 7), (1, 1), (1, 5), (5, 1)])
 def test_transformer_matches_torch(rng, norm_first, T, S):
+    torch = pytest.importorskip("torch")
     E, H, N = 16, 2, 3
     torch.manual_seed(0)
     ref = torch.nn.Transformer(E, H, 2, 2, 24, dropout=0.0, batch_first=True, norm_first=norm_first)
@@ -120,6 +124,7 @@ def test_transformer_matches_torch(rng, norm_first, T, S):
 
 
 def test_transformer_init_and_square_mask():
+    torch = pytest.importorskip("torch")
     mask = nn.Transformer.generate_square_subsequent_mask(4).numpy()
     np.testing.assert_array_equal(mask, torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
     sk.manual_seed(0)

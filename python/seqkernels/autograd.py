@@ -90,7 +90,8 @@ class enable_grad(_GradModeBlock):
 
 
 class Context:
-    """Scratch space an op's forward fills for its backward."""
+    """Scratch space an op's forward fills for its backward. ``needs_input_grad`` is () when no graph is
+    recorded (grad mode off, or no input requires grad)."""
 
     needs_input_grad: Tuple[bool, ...] = ()
 
@@ -124,41 +125,43 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        """Tensors in (unwrapped for ``forward``), Tensors out: of the first Tensor argument's type."""
+        """Tensors in (unwrapped for ``forward``), Tensors out: of the first Tensor argument's type. A graph node
+        is recorded only when grad mode is on and some input requires grad."""
         raw = []
-        needs = []
-        any_needs = False
         out_type = None
+        record = False
         for a in args:
             if isinstance(a, TensorBase):
                 raw.append(a.data)
-                needs.append(a.requires_grad)
-                any_needs = any_needs or a.requires_grad
                 if out_type is None:
                     out_type = type(a)
+                if a.requires_grad:
+                    record = True
             else:
                 raw.append(a)
-                needs.append(False)
         if out_type is None:  # applied to arrays alone: tensor.py imports this module, so look Tensor up now
             from .tensor import Tensor as out_type
         ctx = Context()
-        ctx.needs_input_grad = tuple(needs)
+        if record and _grad_mode.enabled:
+            ctx.needs_input_grad = tuple([isinstance(a, TensorBase) and a.requires_grad for a in args])
+        else:
+            record = False
         result = cls.forward(ctx, *raw, **kwargs)
         wrap = out_type._from_op
-        if type(result) is tuple:
-            result = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in result)
-        elif type(result) is not np.ndarray:
-            result = np.asarray(result)  # a numpy scalar from a full reduction
-        if any_needs and _grad_mode.enabled:
-            inputs = [a if isinstance(a, TensorBase) else None for a in args]
-            if type(result) is tuple:
-                node = Node(cls, ctx, inputs, [(o.shape, o.dtype) for o in result])
-                return tuple(wrap(o, node if o.dtype.kind == "f" else None, i) for i, o in enumerate(result))
-            node = Node(cls, ctx, inputs, ((result.shape, result.dtype),))
+        if type(result) is not tuple:
+            if type(result) is not np.ndarray:
+                result = np.asarray(result)  # a numpy scalar from a full reduction
+            if not record:
+                return wrap(result, None, 0)
+            node = Node(cls, ctx, [a if isinstance(a, TensorBase) else None for a in args],
+                        ((result.shape, result.dtype),))
             return wrap(result, node if result.dtype.kind == "f" else None, 0)
-        if type(result) is tuple:
+        result = tuple(o if type(o) is np.ndarray else np.asarray(o) for o in result)
+        if not record:
             return tuple(wrap(o, None, 0) for o in result)
-        return wrap(result, None, 0)
+        node = Node(cls, ctx, [a if isinstance(a, TensorBase) else None for a in args],
+                    [(o.shape, o.dtype) for o in result])
+        return tuple(wrap(o, node if o.dtype.kind == "f" else None, i) for i, o in enumerate(result))
 
 
 class TensorBase:

@@ -13,9 +13,13 @@ from .autograd_functions.elementwise import Elu, LeakyRelu, Relu, Sigmoid, Silu,
 from .autograd_functions.embedding import Embedding
 from .autograd_functions.linear import Linear
 from .autograd_functions.loss import BinaryCrossEntropyWithLogits, CrossEntropy, MseLoss
-from .autograd_functions.norm import LayerNorm
+from .autograd_functions.norm import LayerNorm, Normalize
+from .autograd_functions.pad import Pad
 from .autograd_functions.pooling import AvgPool1d, MaxPool1d
 from .ops.activation import dropout_check_p
+from .ops.embedding import one_hot_forward
+from .autograd import is_grad_enabled
+from .ops import activation as A, elementwise as E, linear as L, loss as Lo
 from .tensor import Tensor
 
 _wrap = Tensor._from_op
@@ -27,6 +31,22 @@ def _tensor(x):
     return _wrap(x, None, 0) if type(x) is np.ndarray else x
 
 
+def _apply(fn, op_forward, *args):
+    """``fn.apply(*args)`` (``fn``'s arguments are ``op_forward``'s); when no graph would be recorded (no
+    argument requires grad, or grad mode is off), ``op_forward``'s first output straight away: the same
+    result without ``Function.apply``'s per-call work."""
+    raw = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a.requires_grad and is_grad_enabled():
+                return fn.apply(*args)
+            raw.append(a.data)
+        else:
+            raw.append(a)
+    y = op_forward(*raw)[0]
+    return _wrap(y if type(y) is np.ndarray else np.asarray(y), None, 0)
+
+
 def _array(x):
     return None if x is None else x.data if isinstance(x, Tensor) else np.asarray(x)
 
@@ -35,52 +55,52 @@ def _array(x):
 
 def relu(input, inplace: bool = False):
     """``max(x, 0)``"""
-    return Relu.apply(_tensor(input))
+    return _apply(Relu, E.relu_forward, _tensor(input))
 
 
 def tanh(input):
     """hyperbolic tangent"""
-    return Tanh.apply(_tensor(input))
+    return _apply(Tanh, E.tanh_forward, _tensor(input))
 
 
 def sigmoid(input):
     """``1 / (1 + exp(-x))``, without overflow"""
-    return Sigmoid.apply(_tensor(input))
+    return _apply(Sigmoid, E.sigmoid_forward, _tensor(input))
 
 
 def silu(input, inplace: bool = False):
     """``x * sigmoid(x)`` (swish)"""
-    return Silu.apply(_tensor(input))
+    return _apply(Silu, E.silu_forward, _tensor(input))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``"""
-    return Softplus.apply(_tensor(input), float(beta), float(threshold))
+    return _apply(Softplus, E.softplus_forward, _tensor(input), float(beta), float(threshold))
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     """``x`` for x > 0, ``negative_slope * x`` otherwise"""
-    return LeakyRelu.apply(_tensor(input), float(negative_slope))
+    return _apply(LeakyRelu, E.leaky_relu_forward, _tensor(input), float(negative_slope))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
     """``x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise"""
-    return Elu.apply(_tensor(input), float(alpha))
+    return _apply(Elu, E.elu_forward, _tensor(input), float(alpha))
 
 
 def gelu(input, approximate: str = "none"):
     """GELU, ``x * Phi(x)`` (``approximate='none'``, via erf) or its tanh approximation (``'tanh'``)."""
-    return Gelu.apply(_tensor(input), approximate)
+    return _apply(Gelu, A.gelu_forward, _tensor(input), approximate)
 
 
 def softmax(input, dim=None):
     """``exp(x) / sum(exp(x))`` along ``dim`` (max-subtracted; any dim; None: torch's implicit choice)."""
-    return Softmax.apply(_tensor(input), dim, False)
+    return _apply(Softmax, A.softmax_forward, _tensor(input), dim, False)
 
 
 def log_softmax(input, dim=None):
     """``x - logsumexp(x)`` along ``dim`` (any dim)."""
-    return Softmax.apply(_tensor(input), dim, True)
+    return _apply(Softmax, A.softmax_forward, _tensor(input), dim, True)
 
 
 def dropout(input, p: float = 0.5, training: bool = True):
@@ -90,7 +110,7 @@ def dropout(input, p: float = 0.5, training: bool = True):
     p = dropout_check_p(p)
     if not training or p == 0.0:
         return input
-    return Dropout.apply(_tensor(input), p)
+    return _apply(Dropout, A.dropout_forward, _tensor(input), p)
 
 
 # ---- layers -------------------------------------------------------------------------------------------------
@@ -98,7 +118,7 @@ def dropout(input, p: float = 0.5, training: bool = True):
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` over the last dimension (any leading dims), as ``torch.nn.functional.linear``.
     input (*, in_features), weight (out_features, in_features), bias (out_features) or None; float32."""
-    return Linear.apply(_tensor(input), weight, bias)
+    return _apply(Linear, L.linear_forward, _tensor(input), weight, bias)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
@@ -147,6 +167,25 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
                                            bool(enable_gqa), causal_alignment)
 
 
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
+    """``x / max(||x||_p, eps)`` along ``dim`` (finite p > 0), as ``torch.nn.functional.normalize``."""
+    if out is not None:
+        raise TypeError("normalize: argument 'out' is not supported")
+    return Normalize.apply(_tensor(input), p, dim, eps)
+
+
+def one_hot(tensor, num_classes: int = -1):
+    """int64 one-hot vectors (*, num_classes) of class indices (``num_classes=-1``: the largest + 1)."""
+    return _wrap(one_hot_forward(_array(tensor), num_classes)[0], None, 0)
+
+
+def pad(input, pad, mode: str = "constant", value=None):
+    """Pads the trailing dims, as ``torch.nn.functional.pad``: ``pad`` = (left, right) of the last dim, then the
+    one before, ...; mode 'constant' (fill ``value``, default 0), 'reflect', 'replicate' or 'circular'; negative
+    amounts crop. Any number of leading dims (torch asks reflect/replicate/circular for batched shapes)."""
+    return Pad.apply(_tensor(input), tuple(pad) if isinstance(pad, list) else pad, mode, value)
+
+
 # ---- pooling ------------------------------------------------------------------------------------------------
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
@@ -177,16 +216,18 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``ignore_index`` contribute nothing, ``label_smoothing`` mixes in the uniform distribution. Class
     probabilities as targets are not supported (class indices only). A target outside [0, C) raises
     IndexError; a NaN logit gives a NaN loss."""
-    return CrossEntropy.apply(_tensor(input), target, weight, ignore_index, reduction, label_smoothing)
+    return _apply(CrossEntropy, Lo.cross_entropy_forward, _tensor(input), target, weight, ignore_index, reduction,
+                  label_smoothing)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
     """``-w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]``, computed stably from the logits, as
     ``torch.nn.functional.binary_cross_entropy_with_logits``. Gradients flow to ``input`` and ``target``
     (not to ``weight`` / ``pos_weight``)."""
-    return BinaryCrossEntropyWithLogits.apply(_tensor(input), target, _array(weight), _array(pos_weight), reduction)
+    return _apply(BinaryCrossEntropyWithLogits, Lo.binary_cross_entropy_with_logits_forward, _tensor(input), target,
+                  _array(weight), _array(pos_weight), reduction)
 
 
 def mse_loss(input, target, reduction: str = "mean"):
     """Mean (or summed, or element-wise) squared error, as ``torch.nn.functional.mse_loss`` (shapes broadcast)."""
-    return MseLoss.apply(_tensor(input), target, reduction)
+    return _apply(MseLoss, Lo.mse_loss_forward, _tensor(input), target, reduction)

@@ -38,6 +38,7 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
     __array_priority__ = 1000  # numpy defers to Tensor's operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
+        """An array-like as a tensor (floats become float32 unless ``dtype`` says otherwise)."""
         self.data = _as_array(data, dtype)
         self.grad: Optional[Tensor] = None
         self._node = None
@@ -49,34 +50,43 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
     # ---- basic properties -----------------------------------------------------------------------
     @property
     def shape(self):
+        """The array's shape (a tuple)."""
         return self.data.shape
 
     @property
     def dtype(self):
+        """The numpy dtype."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
     def is_leaf(self) -> bool:
+        """True unless an op recorded in the graph made this tensor."""
         return self._node is None
 
     @property
     def grad_fn(self):
+        """The name of the op that made this tensor, or None."""
         return None if self._node is None else self._node.name
 
     def size(self, dim: Optional[int] = None):
+        """The shape, or the size of one dim."""
         return self.data.shape if dim is None else self.data.shape[dim]
 
     def dim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     def numel(self) -> int:
+        """The number of elements."""
         return int(self.data.size)
 
     def __len__(self) -> int:
+        """The size of the first dim."""
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.data.shape[0]
@@ -88,22 +98,27 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
         return (self[i] for i in range(self.data.shape[0]))
 
     def numpy(self) -> np.ndarray:
+        """The array itself (shared, not a copy)."""
         return self.data
 
     def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)``: the array (a copy when asked, or converted to ``dtype``)."""
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
     def item(self):
+        """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self):
+        """Nested Python lists."""
         return self.data.tolist()
 
     def __bool__(self) -> bool:
+        """The truth value of a one-element tensor."""
         if self.data.size != 1:
             raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
         return bool(self.data)
@@ -115,12 +130,15 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
         return format(repr(self), spec)
 
     def __float__(self) -> float:
+        """``float(t)`` of a one-element tensor."""
         return float(self.item())
 
     def __int__(self) -> int:
+        """``int(t)`` of a one-element tensor."""
         return int(self.item())
 
     def __repr__(self) -> str:
+        """Torch's format: ``tensor([...], grad_fn=<...>)``."""
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
         extra = ""
         if self._node is not None:
@@ -133,6 +151,7 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
 
     # ---- autograd -------------------------------------------------------------------------------
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Sets whether this leaf records gradients (floating-point tensors only); returns self."""
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: only floating-point tensors can require gradients, got {self.dtype}")
         if not requires_grad and self._node is not None:

@@ -15,6 +15,7 @@ from .autograd_functions.elementwise import (Abs, Add, Div, Exp, Log, Mul, Neg, 
 from .autograd_functions.reduce import Extremum, MatMul, Mean, Sum
 from .autograd_functions.shape import Cast, Clone, Expand, Index, Permute, Reshape, Split, Where
 from .ops._checks import normalize_dim, normalize_dims
+from .ops.elementwise import add_forward, div_forward, mul_forward, sub_forward
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -30,6 +31,16 @@ def _sizes(shape) -> tuple:
     return shape
 
 
+def _binary(fn, forward, a, b):
+    """``fn.apply(a, b)``; when neither operand requires grad, the op layer's ``forward`` straight away (no
+    graph would be recorded, so this skips ``Function.apply``'s per-call work)."""
+    a_is_tensor, b_is_tensor = isinstance(a, TensorBase), isinstance(b, TensorBase)
+    if (a_is_tensor and a.requires_grad) or (b_is_tensor and b.requires_grad):
+        return fn.apply(a, b)
+    y = forward(a.data if a_is_tensor else a, b.data if b_is_tensor else b)[0]
+    return (a if a_is_tensor else b)._from_op(y if type(y) is np.ndarray else np.asarray(y), None, 0)
+
+
 class ArithmeticMixin:
     """Broadcasting arithmetic (``+ - * / ** @`` and their method names); operands may be Python scalars or
     numpy arrays on either side."""
@@ -38,35 +49,35 @@ class ArithmeticMixin:
 
     def __add__(self, other):
         """``self + other``"""
-        return Add.apply(self, other)
+        return _binary(Add, add_forward, self, other)
 
     def __radd__(self, other):
         """``other + self``"""
-        return Add.apply(other, self)
+        return _binary(Add, add_forward, other, self)
 
     def __sub__(self, other):
         """``self - other``"""
-        return Sub.apply(self, other)
+        return _binary(Sub, sub_forward, self, other)
 
     def __rsub__(self, other):
         """``other - self``"""
-        return Sub.apply(other, self)
+        return _binary(Sub, sub_forward, other, self)
 
     def __mul__(self, other):
         """``self * other``"""
-        return Mul.apply(self, other)
+        return _binary(Mul, mul_forward, self, other)
 
     def __rmul__(self, other):
         """``other * self``"""
-        return Mul.apply(other, self)
+        return _binary(Mul, mul_forward, other, self)
 
     def __truediv__(self, other):
         """``self / other`` (true division; ints give float32)"""
-        return Div.apply(self, other)
+        return _binary(Div, div_forward, self, other)
 
     def __rtruediv__(self, other):
         """``other / self``"""
-        return Div.apply(other, self)
+        return _binary(Div, div_forward, other, self)
 
     def __pow__(self, exponent):
         """``self ** exponent``"""
@@ -90,19 +101,19 @@ class ArithmeticMixin:
 
     def add(self, other):
         """``self + other``"""
-        return Add.apply(self, other)
+        return _binary(Add, add_forward, self, other)
 
     def sub(self, other):
         """``self - other``"""
-        return Sub.apply(self, other)
+        return _binary(Sub, sub_forward, self, other)
 
     def mul(self, other):
         """``self * other``"""
-        return Mul.apply(self, other)
+        return _binary(Mul, mul_forward, self, other)
 
     def div(self, other):
         """``self / other``"""
-        return Div.apply(self, other)
+        return _binary(Div, div_forward, self, other)
 
     def pow(self, exponent):
         """``self ** exponent``"""

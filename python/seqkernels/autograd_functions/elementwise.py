@@ -8,7 +8,8 @@ from ..ops import elementwise as E
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (E.shape_of(a), E.shape_of(b))
+        if ctx.needs_input_grad:  # () when no graph is recorded
+            ctx.shapes = (E.shape_of(a), E.shape_of(b))
         return E.add_forward(a, b)[0]
 
     @staticmethod
@@ -19,7 +20,8 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (E.shape_of(a), E.shape_of(b))
+        if ctx.needs_input_grad:  # () when no graph is recorded
+            ctx.shapes = (E.shape_of(a), E.shape_of(b))
         return E.sub_forward(a, b)[0]
 
     @staticmethod

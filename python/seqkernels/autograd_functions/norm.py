@@ -1,4 +1,4 @@
-"""Function over ``ops/norm.py``."""
+"""Functions over ``ops/norm.py``."""
 from __future__ import annotations
 
 from ..autograd import Function
@@ -15,3 +15,15 @@ class LayerNorm(Function):
     @staticmethod
     def backward(ctx, dy):
         return N.layer_norm_backward(dy, *ctx.saved, ctx.needs_input_grad[:3])
+
+
+class Normalize(Function):
+    @staticmethod
+    def forward(ctx, x, p, dim, eps):
+        y, norm = N.normalize_forward(x, p, dim, eps)
+        ctx.saved, ctx.options = (x, norm), (p, dim, eps)
+        return y
+
+    @staticmethod
+    def backward(ctx, dy):
+        return N.normalize_backward(dy, *ctx.saved, *ctx.options)[0]

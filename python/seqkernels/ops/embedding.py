@@ -102,3 +102,24 @@ def embedding_backward(dy, ids, num_embeddings: int, padding_idx=None, scale_gra
     if sparse:
         return (SparseGrad(grad[0], grad[1], (num_embeddings, dy.shape[-1])),)
     return (grad,)
+
+
+def one_hot_forward(ids, num_classes: int = -1):
+    """ids (*) of class indices -> (y (*, num_classes) int64,) with y[..., ids] = 1 (``num_classes`` -1: the
+    largest id + 1), as torch.nn.functional.one_hot. No gradient."""
+    if not isinstance(ids, np.ndarray) or ids.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: argument 'input' must be an integer (int64) tensor, got "
+                        f"{getattr(ids, 'dtype', type(ids).__name__)}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise TypeError(f"one_hot: argument 'num_classes' must be an int, got {num_classes!r}")
+    if ids.size and ids.min() < 0:
+        raise ValueError("one_hot: class values must be non-negative")
+    if num_classes == -1:
+        if not ids.size:
+            raise ValueError("one_hot: can not infer the total number of classes from an empty tensor")
+        num_classes = int(ids.max()) + 1
+    elif num_classes < 1 or (ids.size and ids.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must be smaller than num_classes ({num_classes})")
+    y = np.zeros(ids.shape + (int(num_classes),), np.int64)
+    np.put_along_axis(y, ids[..., None].astype(np.int64), 1, axis=-1)
+    return (y,)

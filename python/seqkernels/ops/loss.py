@@ -15,6 +15,8 @@ _F32 = np.float32
 def _class_rows(x: np.ndarray, t: np.ndarray, op: str):
     """Logits (C,), (N, C) or (N, C, d1, ...) as a (rows, C) matrix with the matching 1-D targets; also the
     shape of the unreduced loss (the target's)."""
+    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first
+        return (x if x.flags.c_contiguous else np.ascontiguousarray(x)), t, t.shape
     if x.ndim == 0:
         raise ValueError(f"{op}: argument 'input' must have a class dimension, got a 0-d array")
     if x.ndim == 1:
@@ -25,8 +27,6 @@ def _class_rows(x: np.ndarray, t: np.ndarray, op: str):
     if t.shape != expected:
         raise ValueError(f"{op}: target of shape {t.shape} does not match input of shape {x.shape}: "
                          f"expected target shape {expected}")
-    if x.ndim == 2:
-        return np.ascontiguousarray(x), t, t.shape
     return np.ascontiguousarray(np.moveaxis(x, 1, -1)).reshape(-1, x.shape[1]), t.reshape(-1), t.shape
 
 
@@ -42,7 +42,7 @@ def cross_entropy_forward(x, target, weight=None, ignore_index: int = -100, redu
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: argument 'label_smoothing' must be in [0, 1], got {label_smoothing}")
     rows, t1, loss_shape = _class_rows(x, t, op)
-    w = optional_float32(weight, op, "weight", (rows.shape[1],))
+    w = None if weight is None else optional_float32(weight, op, "weight", (rows.shape[1],))
     loss, lse, total, weight_sum = _C.cross_entropy_forward(rows, t1, w, int(ignore_index), float(label_smoothing))
     if reduction == "none":
         out = loss.reshape(loss_shape)
