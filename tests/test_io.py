@@ -136,6 +136,10 @@ sk.save({{"w": np.zeros(1000, np.float32)}}, {str(path)!r})
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60)
     assert proc.returncode == -9, proc.stderr.decode()
     np.testing.assert_array_equal(sk.load(path)["w"], np.full(1000, 3.0, np.float32))
+    left = [n for n in os.listdir(tmp_path) if n != "ckpt.safetensors"]
+    assert len(left) == 1 and left[0].endswith(".sktmp")  # the killed save's temporary...
+    sk.save({"w": np.ones(3, np.float32)}, path)
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # ...is removed by the next save (its process is gone)
 
 
 @pytest.mark.parametrize("corrupt,match", [
@@ -187,34 +191,38 @@ def test_save_writes_through_a_symlink_and_follows_the_umask(tmp_path):
 
 
 def test_kill_9_mid_save_repeatedly_is_atomic_and_leaves_no_litter(tmp_path):
-    """A child saves a 4 MB checkpoint in a loop; it is killed with SIGKILL at varying moments, the file is
-    loaded after each kill (always a whole checkpoint), and the next save removes the dead child's temporary."""
+    """A child saves an 8 MB checkpoint in a loop and is killed with SIGKILL at a random moment after its first
+    save; the file is loaded after each kill (always one whole checkpoint) and never more than the one
+    temporary file of the save the kill interrupted is left (each save removes those of dead processes)."""
+    import select
     import signal
     import time
 
     path = tmp_path / "ckpt.safetensors"
-    sk.save({"w": np.zeros(1 << 20, np.float32)}, path)
     script = f"""
-import numpy as np, seqkernels as sk
+import sys, numpy as np, seqkernels as sk
 i = 1
 while True:
-    sk.save({{"w": np.full(1 << 20, float(i), np.float32), "i": np.array(i)}}, {str(path)!r})
+    sk.save({{"w": np.full(1 << 21, float(i), np.float32), "i": np.array(i)}}, {str(path)!r})
+    sys.stdout.write("saved\\n"); sys.stdout.flush()
     i += 1
 """
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     rng = np.random.default_rng(0)
-    interrupted = 0
     for attempt in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
-        time.sleep(0.4 + rng.uniform(0.0, 0.3))  # import (~0.3 s), then some saves, then the kill lands mid-way
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready and proc.stdout.readline() == b"saved\n", proc.stderr.read().decode()
+        time.sleep(rng.uniform(0.0, 0.05))  # a save of 8 MB with its fsync takes about this long
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         assert proc.returncode == -9, proc.stderr.read().decode()
+        proc.stdout.close()
+        proc.stderr.close()
         loaded = sk.load(path)
-        assert loaded["w"].shape == (1 << 20,) and np.all(loaded["w"] == loaded["w"][0])
+        assert loaded["w"].shape == (1 << 21,) and np.all(loaded["w"] == float(loaded["i"]))
         leftovers = [n for n in os.listdir(tmp_path) if n != "ckpt.safetensors"]
         assert len(leftovers) <= 1, leftovers  # at most the one the kill interrupted
-        interrupted += len(leftovers)
-    assert interrupted >= 1  # some kill did land mid-write (a save is mostly writing and fsync)
     sk.save({"w": np.ones(4, np.float32)}, path)
     assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # the dead children's temporaries are gone
