@@ -16,6 +16,8 @@ enum class ScratchPurpose : int {
   rnn_workspace,
   conv1d_columns,
   conv1d_column_grads,
+  crf_workspace,
+  crf_weight_grads,
   count
 };
 

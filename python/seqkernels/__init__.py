@@ -24,7 +24,9 @@ from . import nn
 from . import optim
 from . import models
 from .io import load, save
+from .dlpack import from_dlpack
 from . import callbacks, losses, metrics, preprocessing  # Keras-style training and preprocessing
+from . import retrieval
 
 float32, float64, int32, int64, uint8, bool = _np.float32, _np.float64, _np.int32, _np.int64, _np.uint8, _np.bool_
 float, double, long = float32, float64, int64
@@ -48,7 +50,7 @@ def build_info() -> dict:
     return dict(_C.build_info())
 
 
-__all__ = ["Function", "Tensor", "build_info", "enable_grad", "get_num_threads", "is_grad_enabled", "load",
+__all__ = ["Function", "Tensor", "build_info", "enable_grad", "from_dlpack", "get_num_threads", "is_grad_enabled", "load",
            "manual_seed", "matmul", "nn", "no_grad", "save", "set_grad_enabled", "set_num_threads", "tensor",
            "__version__",
            "abs", "add", "arange", "argmax", "argmin", "cat", "chunk", "clone", "concat", "div", "eq", "exp", "expand",

@@ -224,12 +224,9 @@ def translate_texts(model, tokenizer, texts: Sequence[str], max_len: int, num_be
 
 
 # ---- `seqkernels translate` (wired into seqkernels.cli; self-contained so any CLI layout can mount it) ----
-def add_cli(sub) -> None:
-    """Adds the ``translate`` command (``train`` / ``text`` subcommands) to an argparse subparsers object."""
-    command = sub.add_parser("translate", help="train a translation model, or translate with a saved one",
-                             description="`seqkernels translate train` trains English->French on the bundled "
-                                         "Bible verses (or on DATA, a TSV of source<TAB>target lines); "
-                                         "`seqkernels translate text SENTENCE...` translates with a saved model.")
+def add_cli(command) -> None:
+    """The ``translate`` command's arguments (``train`` / ``text`` subcommands) on its argparse parser
+    (registered in ``seqkernels.apps.translate``)."""
     actions = command.add_subparsers(dest="action", required=True)
     train = actions.add_parser("train", help="train and save a model (default data: KJV -> Louis Segond)")
     train.add_argument("data", nargs="?", help="TSV file: source<TAB>target per line (default: the Bible pairs)")
@@ -246,7 +243,6 @@ def add_cli(sub) -> None:
     text.add_argument("--model-dir", default="seqkernels-translator")
     text.add_argument("--beams", type=int, default=4)
     text.add_argument("--threads", type=int, default=None)
-    command.set_defaults(handler=run_cli)
 
 
 def _read_pairs(path: str) -> List[Tuple[str, str]]:

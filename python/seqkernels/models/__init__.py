@@ -5,3 +5,4 @@ from .bert import (BertConfig, BertForQuestionAnswering, BertForSequenceClassifi
                    BertModel)
 from .bert_tokenizer import BertTokenizer
 from .seq2seq import Seq2SeqLSTM, Seq2SeqTransformer
+from .sentence_encoder import SentenceEncoder

@@ -25,7 +25,8 @@ from ..nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
 from ..tensor import Tensor
 from .._jsonfile import read_object
 
-BaseModelOutput = namedtuple("BaseModelOutput", ["last_hidden_state", "pooler_output"])
+BaseModelOutput = namedtuple("BaseModelOutput", ["last_hidden_state", "pooler_output", "attentions"],
+                             defaults=(None,))
 SequenceClassifierOutput = namedtuple("SequenceClassifierOutput", ["loss", "logits"])
 TokenClassifierOutput = namedtuple("TokenClassifierOutput", ["loss", "logits"])
 QuestionAnsweringOutput = namedtuple("QuestionAnsweringOutput", ["loss", "start_logits", "end_logits"])
@@ -99,7 +100,7 @@ class BertEmbeddings(Module):
         self.dropout = Dropout(config.hidden_dropout_prob)
         self.max_positions = config.max_position_embeddings
 
-    def forward(self, input_ids, token_type_ids=None, position_ids=None):
+    def forward(self, input_ids, token_type_ids=None, position_ids=None, inputs_embeds=None):
         length = input_ids.shape[1]
         if length > self.max_positions:
             raise ValueError(f"BertModel: sequences of {length} tokens exceed max_position_embeddings "
@@ -108,7 +109,8 @@ class BertEmbeddings(Module):
             position_ids = np.arange(length, dtype=np.int64)[None]
         if token_type_ids is None:
             token_type_ids = np.zeros(input_ids.shape, dtype=np.int64)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(position_ids) \
+        words = self.word_embeddings(input_ids) if inputs_embeds is None else inputs_embeds
+        x = words + self.position_embeddings(position_ids) \
             + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.LayerNorm(x))
 
@@ -127,12 +129,23 @@ class BertSelfAttention(Module):
         n, length, _ = x.shape
         return x.reshape(n, length, self.num_heads, self.head_dim).transpose(1, 2)
 
-    def forward(self, hidden, mask):
+    def forward(self, hidden, mask, output_attentions: bool = False):
+        """-> (context (N, L, hidden), attention probabilities (N, heads, L, L) or None). With
+        ``output_attentions`` the probabilities are formed explicitly (softmax(q k^T / sqrt(d) + mask), no
+        attention dropout: for inspection in eval mode); otherwise the fused kernel never forms them."""
         q, k, v = (self._heads(layer(hidden)) for layer in (self.query, self.key, self.value))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                             dropout_p=self.dropout_p if self.training else 0.0)
+        probs = None
+        if output_attentions:
+            scores = (q @ k.transpose(-2, -1)) * (1.0 / float(np.sqrt(self.head_dim)))
+            if mask is not None:
+                scores = scores.masked_fill(Tensor(~mask), float(np.finfo(np.float32).min))
+            probs = F.softmax(scores, dim=-1)
+            out = probs @ v
+        else:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                 dropout_p=self.dropout_p if self.training else 0.0)
         n, _, length, _ = out.shape
-        return out.transpose(1, 2).reshape(n, length, self.num_heads * self.head_dim)
+        return out.transpose(1, 2).reshape(n, length, self.num_heads * self.head_dim), probs
 
 
 class BertSelfOutput(Module):
@@ -154,8 +167,9 @@ class BertAttention(Module):
         self.self = BertSelfAttention(config)
         self.output = BertSelfOutput(config, config.hidden_size)
 
-    def forward(self, hidden, mask):
-        return self.output(self.self(hidden, mask), hidden)
+    def forward(self, hidden, mask, output_attentions: bool = False):
+        context, probs = self.self(hidden, mask, output_attentions)
+        return self.output(context, hidden), probs
 
 
 class BertIntermediate(Module):
@@ -175,9 +189,9 @@ class BertLayer(Module):
         self.intermediate = BertIntermediate(config)
         self.output = BertSelfOutput(config, config.intermediate_size)
 
-    def forward(self, hidden, mask):
-        attended = self.attention(hidden, mask)
-        return self.output(self.intermediate(attended), attended)
+    def forward(self, hidden, mask, output_attentions: bool = False):
+        attended, probs = self.attention(hidden, mask, output_attentions)
+        return self.output(self.intermediate(attended), attended), probs
 
 
 class BertEncoder(Module):
@@ -185,10 +199,13 @@ class BertEncoder(Module):
         super().__init__()
         self.layer = ModuleList([BertLayer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, hidden, mask):
+    def forward(self, hidden, mask, output_attentions: bool = False):
+        """-> (last hidden states, one (N, heads, L, L) attention map per layer or None)."""
+        maps = []
         for layer in self.layer:
-            hidden = layer(hidden, mask)
-        return hidden
+            hidden, probs = layer(hidden, mask, output_attentions)
+            maps.append(probs)
+        return hidden, (tuple(maps) if output_attentions else None)
 
 
 class BertPooler(Module):
@@ -298,9 +315,13 @@ class BertModel(BertPreTrainedModel):
         self.pooler = BertPooler(config) if add_pooling_layer else None
         self._init_weights()
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None) -> BaseModelOutput:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, inputs_embeds=None,
+                output_attentions: bool = False) -> BaseModelOutput:
         """input_ids (N, L); attention_mask (N, L) with 1 for tokens and 0 for padding; returns
-        last_hidden_state (N, L, hidden) and pooler_output (N, hidden) (None without a pooler)."""
+        last_hidden_state (N, L, hidden), pooler_output (N, hidden) (None without a pooler) and, with
+        ``output_attentions``, each layer's attention probabilities (N, heads, L, L) as transformers.
+        ``inputs_embeds`` (N, L, hidden) replaces the word embeddings of ``input_ids`` (whose shape still
+        gives the positions and token types), e.g. to take gradients with respect to them."""
         ids = _ids(input_ids, "input_ids")
         if ids is None or ids.ndim != 2:
             raise ValueError(f"BertModel: argument 'input_ids' must be (batch, length), got "
@@ -312,9 +333,10 @@ class BertModel(BertPreTrainedModel):
                 raise ValueError(f"BertModel: argument 'attention_mask' must have the shape of input_ids "
                                  f"{ids.shape}, got {mask.shape}")
             mask = (mask != 0)[:, None, None, :]  # (N, 1, 1, L): True = attend, broadcast over heads and rows
-        hidden = self.embeddings(ids, _ids(token_type_ids, "token_type_ids"), _ids(position_ids, "position_ids"))
-        hidden = self.encoder(hidden, mask)
-        return BaseModelOutput(hidden, None if self.pooler is None else self.pooler(hidden))
+        hidden = self.embeddings(ids, _ids(token_type_ids, "token_type_ids"), _ids(position_ids, "position_ids"),
+                                 inputs_embeds)
+        hidden, maps = self.encoder(hidden, mask, output_attentions)
+        return BaseModelOutput(hidden, None if self.pooler is None else self.pooler(hidden), maps)
 
 
 def _classifier_dropout(config: BertConfig) -> float:

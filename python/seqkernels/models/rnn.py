@@ -4,6 +4,7 @@
     classifier: concatenate the last layer's final states (forward: after the last real token; backward:
                 after the first) -> dropout -> Linear -> logits (batch, num_classes)
     tagger:     the output at every position -> dropout -> Linear -> logits (batch, length, num_classes)
+                (``crf=True``: those logits are a CRF's emissions; ``loss`` is its NLL, ``decode`` Viterbi)
 
 The real tokens of a row are the span from its first to its last id that is not ``padding_idx``, so rows
 padded at the end (torch, Keras ``padding="post"``) and at the front (Keras' default ``padding="pre"``) both
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
+from .. import functional as F
+from ..nn import CRF, GRU, LSTM, RNN, Dropout, Embedding, Linear, Module
 from ..tensor_functions import cat
 from ..tensor import Tensor
 
@@ -79,7 +81,42 @@ class RNNClassifier(_RecurrentTextModel):
 
 
 class RNNTagger(_RecurrentTextModel):
-    """Embedding -> (bi)RNN over the real tokens -> dropout -> Linear at every position (e.g. NER tags)."""
+    """Embedding -> (bi)RNN over the real tokens -> dropout -> Linear at every position (e.g. NER tags);
+    with ``crf=True`` a linear-chain ``CRF`` over those scores (BiLSTM-CRF, Lample et al. 2016).
+
+    ``loss(ids, tags)``: the CRF's mean negative log-likelihood per sequence, or the cross-entropy per token
+    (tags of -100 ignored) without a CRF. ``decode(ids)``: the tag ids of each sequence's real tokens (Viterbi
+    with a CRF, the argmax otherwise). With a CRF the real tokens must come first (padding at the end)."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 128, hidden_size: int = 128, num_classes: int = 2,
+                 cell: str = "lstm", num_layers: int = 1, bidirectional: bool = True, dropout: float = 0.0,
+                 padding_idx=0, crf: bool = False):
+        super().__init__(vocab_size, embed_dim, hidden_size, num_classes, cell, num_layers, bidirectional, dropout,
+                         padding_idx)
+        self.crf = CRF(num_classes) if crf else None
+
+    def _lengths(self, ids) -> np.ndarray:
+        ids = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+        start, lengths = real_spans(ids, self.padding_idx)
+        if self.crf is not None and start.any():
+            raise ValueError("RNNTagger(crf=True): pad sequences at the end (padding='post')")
+        return lengths
+
+    def loss(self, ids, tags) -> Tensor:
+        emissions = self(ids)
+        tags = tags.data if isinstance(tags, Tensor) else np.asarray(tags)
+        if self.crf is not None:
+            return self.crf(emissions, np.where(tags < 0, 0, tags), lengths=self._lengths(ids))
+        return F.cross_entropy(emissions.reshape(-1, emissions.shape[-1]), Tensor(tags.reshape(-1)),
+                               ignore_index=-100)
+
+    def decode(self, ids):
+        lengths = self._lengths(ids)
+        emissions = self(ids)
+        if self.crf is not None:
+            return self.crf.decode(emissions, lengths=lengths)
+        best = emissions.data.argmax(axis=-1)
+        return [row[:n].tolist() for row, n in zip(best, lengths)]
 
     def forward(self, ids):
         output, _, start = self._encode(ids)

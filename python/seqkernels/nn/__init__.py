@@ -13,6 +13,7 @@ from .padding import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationP
 from .pooling import AdaptiveMaxPool1d, AvgPool1d, MaxPool1d
 from .sparse import Embedding
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .crf import CRF
 from .attention import MultiheadAttention
 from .transformer import (DecoderCache, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
