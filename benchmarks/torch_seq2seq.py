@@ -30,6 +30,9 @@ class TorchSeq2SeqTransformer(GenerationMixin, torch.nn.Module):
         self.dropout = torch.nn.Dropout(dropout)
         self.register_buffer("table", torch.from_numpy(sinusoidal_positions(max_len, d_model)), persistent=False)
         self.scale = math.sqrt(d_model)
+        torch.nn.init.normal_(self.src_embed.weight, 0.0, d_model ** -0.5)  # as Seq2SeqTransformer
+        with torch.no_grad():
+            self.src_embed.weight[pad_id] = 0
         self.nhead = nhead
         self.cache = cache
 

@@ -8,7 +8,7 @@
 
 #include "seqkernels/cuda.h"
 
-namespace sk::cuda {
+namespace sk_cuda {
 namespace {
 
 void check(cudaError_t status, const char* what) {
@@ -58,4 +58,4 @@ void axpy(int64_t n, float alpha, const float* x, float* y) {
   check(cudaMemcpy(y, dy.ptr, sizeof(float) * n, cudaMemcpyDeviceToHost), "cudaMemcpy");
 }
 
-}  // namespace sk::cuda
+}  // namespace sk_cuda

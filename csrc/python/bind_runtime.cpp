@@ -51,10 +51,10 @@ SK_REGISTER_BINDINGS(runtime) {
 #endif
 #ifdef SEQKERNELS_WITH_CUDA
         info["cuda"] = true;
-        int devices = sk::cuda::device_count();
+        int devices = sk_cuda::device_count();
         info["cuda_devices"] = devices;
         py::list names;
-        for (int d = 0; d < devices; ++d) names.append(sk::cuda::device_name(d));
+        for (int d = 0; d < devices; ++d) names.append(sk_cuda::device_name(d));
         info["cuda_device_names"] = names;
 #else
         info["cuda"] = false;
@@ -91,7 +91,7 @@ SK_REGISTER_BINDINGS(runtime) {
           throw py::value_error("cuda_axpy: 'x' and 'y' must have the same size, got " + shape_str(xa) + " and " +
                                 shape_str(ya));
         py::gil_scoped_release release;  // CUDA failures (no device included) raise RuntimeError
-        sk::cuda::axpy(xa.size(), alpha, xa.data(), ya.mutable_data());
+        sk_cuda::axpy(xa.size(), alpha, xa.data(), ya.mutable_data());
       },
       py::arg("alpha"), py::arg("x"), py::arg("y"), "y += alpha * x on the GPU (in place).");
 #endif

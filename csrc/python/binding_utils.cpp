@@ -31,6 +31,27 @@ void add_registered_bindings(py::module_& m) {
   for (auto& [name, fn] : registry()) fn(m);
 }
 
+}  // namespace sk::bind
+
+#ifdef SEQKERNELS_ISA_VARIANT
+// The entry point of an ISA variant's shared library (CMakeLists.txt), opened by module.cpp: registers
+// this copy's functions on the module `m`. 0 on success; -1 with the Python error set.
+extern "C" __attribute__((visibility("default"))) int seqkernels_add_bindings(PyObject* m) {
+  try {
+    auto module = pybind11::reinterpret_borrow<pybind11::module_>(m);
+    sk::bind::add_registered_bindings(module);
+    return 0;
+  } catch (pybind11::error_already_set& e) {
+    e.restore();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_ImportError, e.what());
+  }
+  return -1;
+}
+#endif
+
+namespace sk::bind {
+
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::ostringstream s;
   s << "(";

@@ -20,7 +20,10 @@ import numpy as np
 
 
 class Callback:
-    """Base class: every hook does nothing."""
+    """Base class: every hook does nothing. A callback that writes files sets ``writes_files``: in
+    data-parallel training (``seqkernels.distributed``) only rank 0 runs it."""
+
+    writes_files = False
 
     def __init__(self):
         self.model = None
@@ -148,6 +151,8 @@ class ModelCheckpoint(Callback):
     ``save_best_only``. ``filepath`` may hold ``{epoch}`` and log keys:
     ``"ckpt-{epoch:02d}-{val_loss:.3f}.safetensors"``."""
 
+    writes_files = True
+
     def __init__(self, filepath: str, monitor: str = "val_loss", verbose: int = 0, save_best_only: bool = False,
                  mode: str = "auto"):
         super().__init__()
@@ -215,6 +220,8 @@ class LearningRateScheduler(Callback):
 
 class CSVLogger(Callback):
     """Streams each epoch's logs to a CSV file (``epoch`` first, then the keys in sorted order)."""
+
+    writes_files = True
 
     def __init__(self, filename: str, separator: str = ",", append: bool = False):
         super().__init__()

@@ -101,8 +101,10 @@ def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: s
           epochs: int = 6, batch_size: int = 32, learning_rate: float = 5e-3, validation_fraction: float = 0.2,
           num_words: int = 10000, max_len: int = 150, embed_dim: int = 64, hidden: int = 64, seed: int = 0,
           verbose: int = 1, log=print) -> dict:
-    """Trains and saves a classifier; returns ``{"val_accuracy", "report", "history", "files"}``."""
-    from . import callbacks, load, losses, optim
+    """Trains and saves a classifier; returns ``{"val_accuracy", "report", "history", "files"}``.
+    Under ``seqkernels.distributed`` every rank trains its share and only rank 0 logs and saves (the
+    other ranks return after ``fit`` with ``val_accuracy`` None and no files)."""
+    from . import callbacks, distributed, load, losses, optim
     from .metrics import classification_report
     from .preprocessing.text import Tokenizer
     from .random import manual_seed
@@ -114,6 +116,9 @@ def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: s
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise ValueError(f"need at least two classes to train a classifier, found {classes}")
+    main_process = distributed.is_main_process()
+    if not main_process:
+        log, verbose = (lambda *args: None), 0
     manual_seed(seed)
     y = np.array([classes.index(label) for label in labels], dtype=np.int64)
     train_idx, val_idx = split_train_validation(y, validation_fraction, seed)
@@ -130,7 +135,8 @@ def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: s
     log(f"{len(texts)} texts, {len(classes)} classes ({', '.join(classes)}); {len(train_idx)} for training, "
         f"{len(val_idx)} for validation; vocabulary {vocab_size}, sequences of {max_len} tokens; model {model}")
 
-    os.makedirs(output_dir, exist_ok=True)
+    if main_process:
+        os.makedirs(output_dir, exist_ok=True)
     files = {name: os.path.join(output_dir, name) for name in
              ("model.safetensors", "tokenizer.json", "config.json", "history.csv", "curves.png")}
     net = build_model(config)
@@ -141,6 +147,8 @@ def train(texts: Sequence[str], labels: Sequence[str], output_dir: str, model: s
                           callbacks.ModelCheckpoint(files["model.safetensors"], monitor="val_accuracy",
                                                     save_best_only=True),
                           callbacks.CSVLogger(files["history.csv"])])
+    if not main_process:
+        return {"val_accuracy": None, "report": None, "history": history, "files": {}}
     if os.path.exists(files["model.safetensors"]):
         net.load_state_dict(load(files["model.safetensors"]))
     else:  # interrupted before the first epoch ended: keep what there is

@@ -21,6 +21,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from . import callbacks as callbacks_module
+from . import distributed
 from . import losses as losses_module
 from . import metrics as metrics_module
 from .autograd import no_grad
@@ -216,14 +217,22 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
     sample_weight = _sample_weights(class_weight, y)
 
     history = History()
-    steps = math.ceil(samples / batch_size)
+    parallel = distributed.data_parallel()
+    global_batch = batch_size * (parallel.world_size if parallel else 1)
+    if parallel:
+        parallel.broadcast_parameters(model.parameters())
+        verbose = verbose if parallel.is_main else 0
+    steps = math.ceil(samples / global_batch)
     params = {"epochs": epochs, "steps": steps, "verbose": verbose, "samples": samples}
-    user_callbacks = list(callbacks or [])
+    user_callbacks = [c for c in (callbacks or [])
+                      if parallel is None or parallel.is_main or not getattr(c, "writes_files", False)]
     defaults = [history] + ([callbacks_module.ProgbarLogger()] if verbose else [])
     cbs = callbacks_module.CallbackList(user_callbacks + defaults, model, params)
     model.history = history
     model.stop_training = False
     rng = generator()
+    if parallel:  # one shuffled order on every rank: rank 0's generator state everywhere
+        rng.bit_generator.state = parallel.comm.bcast(rng.bit_generator.state, root=0)
     targets_checked = False
     epoch, step, epoch_logs = initial_epoch, 0, {}
     cbs.on_train_begin({})
@@ -236,31 +245,51 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
                     m.reset()
                 loss_sum, seen, epoch_logs = 0.0, 0, {}
                 order = rng.permutation(samples) if shuffle else np.arange(samples)
-                for step, idx in enumerate(_batches(samples, batch_size, order)):
+                for step, batch in enumerate(_batches(samples, global_batch, order)):
                     cbs.on_train_batch_begin(step, {})
-                    out = _forward(model, xs, idx)
-                    if not targets_checked:
-                        for targets in (y, val_y):
-                            if targets is not None:
-                                config.loss.check_targets(targets, (len(targets),) + tuple(out.shape[1:]))
-                        targets_checked = True
-                    loss = config.loss(out, y[idx], None if sample_weight is None else sample_weight[idx])
-                    penalty = model.regularization_loss() if hasattr(model, "regularization_loss") else None
-                    if penalty is not None:  # Keras: weight regularizers add to the training loss
-                        loss = loss + penalty
-                    value = float(loss.item())
-                    if not math.isfinite(value):
-                        raise _StopTraining(f"loss is {value} at epoch {epoch + 1}, step {step + 1}/{steps} "
-                                            "(that step's update was skipped; try a lower learning rate)")
+                    idx = parallel.local_slice(batch) if parallel else batch
+                    out = loss = None
+                    value = 0.0
+                    if len(idx):
+                        out = _forward(model, xs, idx)
+                        if not targets_checked:
+                            for targets in (y, val_y):
+                                if targets is not None:
+                                    config.loss.check_targets(targets, (len(targets),) + tuple(out.shape[1:]))
+                            targets_checked = True
+                        loss = config.loss(out, y[idx], None if sample_weight is None else sample_weight[idx])
+                        penalty = model.regularization_loss() if hasattr(model, "regularization_loss") else None
+                        if penalty is not None:  # Keras: weight regularizers add to the training loss
+                            loss = loss + penalty
+                        value = float(loss.item())
+                    batch_loss, batch_seen = value * len(idx), len(idx)
+                    if parallel:  # one collective call: the global batch's loss, and whether a rank stopped
+                        batch_loss, batch_seen, interrupted, stopped = parallel.sum(
+                            batch_loss, batch_seen, interrupt.requested, model.stop_training)
+                        if interrupted:
+                            raise KeyboardInterrupt
+                        if stopped:
+                            model.stop_training = True
+                            break
+                    if not math.isfinite(batch_loss):
+                        raise _StopTraining(f"loss is {batch_loss / batch_seen} at epoch {epoch + 1}, step "
+                                            f"{step + 1}/{steps} (that step's update was skipped; try a lower "
+                                            "learning rate)")
                     config.optimizer.zero_grad()
-                    loss.backward()
+                    if loss is not None:
+                        loss.backward()
+                    if parallel:
+                        parallel.average_gradients(model.parameters(), len(idx), len(batch))
                     config.optimizer.step()
-                    loss_sum += value * len(idx)
-                    seen += len(idx)
-                    for m in config.metrics:
-                        m.update(y[idx], out.data)
+                    loss_sum += batch_loss
+                    seen += batch_seen
+                    if out is not None:
+                        for m in config.metrics:
+                            m.update(y[idx], out.data)
                     epoch_logs = {"loss": loss_sum / seen, **metrics_module.results(config.metrics)}
                     cbs.on_train_batch_end(step, dict(epoch_logs))
+                    if parallel:
+                        continue  # a stop requested here is agreed on at the next step's collective call
                     if interrupt.requested:
                         raise KeyboardInterrupt
                     if model.stop_training:
@@ -269,6 +298,8 @@ def fit(model, x, y, batch_size: int = 32, epochs: int = 1, validation_data=None
                     val_logs = evaluate(model, val_x, val_y, batch_size=batch_size, verbose=0, return_dict=True)
                     epoch_logs.update({"val_" + k: v for k, v in val_logs.items()})
                 cbs.on_epoch_end(epoch, epoch_logs)
+                if parallel:
+                    model.stop_training = parallel.sum(model.stop_training)[0] > 0
                 if model.stop_training:
                     break
         except KeyboardInterrupt:

@@ -104,7 +104,7 @@ def make_model(config: Dict):
 
 
 DEFAULTS = dict(model="transformer", vocab_size=4000, d_model=128, nhead=4, layers=2, ffn=512, dropout=0.1,
-                max_len=64, batch_tokens=2048, lr=1e-3, warmup=300, steps=1000, seed=0, clip=1.0)
+                max_len=64, batch_tokens=2048, lr=2e-3, warmup=200, steps=1000, seed=0, clip=1.0)
 
 
 def train_translation(pairs: Sequence[Tuple[str, str]], output_dir: str, valid_pairs=None, verbose: int = 1,

@@ -22,6 +22,9 @@ def _train_arguments(parser) -> None:
     group.add_argument("--hidden", type=positive_int, default=64,
                        help="TextCNN filters per width / LSTM hidden size / BERT hidden size (default: 64)")
     group.add_argument("--validation-split", type=float, default=0.2, help="held-out fraction (default: 0.2)")
+    group.add_argument("--distributed", action="store_true",
+                       help="data-parallel over MPI: run as `mpiexec -n N seqkernels train --distributed` "
+                            "(--batch-size is per process; needs seqkernels[distributed])")
 
 
 def _train(args, parser) -> None:
@@ -30,6 +33,9 @@ def _train(args, parser) -> None:
 
     if not 0.0 < args.validation_split < 1.0:
         parser.error(f"--validation-split must be in (0, 1), got {args.validation_split}")
+    if args.distributed:
+        from .. import distributed
+        distributed.init()
     if args.data in (None, "bbc_news"):
         texts, labels = load_bbc_news()
     else:

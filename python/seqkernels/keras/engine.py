@@ -165,10 +165,8 @@ def _stand_in(kt: KerasTensor, size: int):
 
 
 def _to_tensor(value):
-    if isinstance(value, np.ndarray):
-        return Tensor(value)
-    if isinstance(value, (np.generic,)) or (isinstance(value, (list,)) and value and
-                                           not isinstance(value[0], (Tensor, np.ndarray, list, tuple))):
+    """numpy arrays and numpy scalars become Tensors (ids keep their integer dtype); the rest is left alone."""
+    if isinstance(value, (np.ndarray, np.generic)):
         return Tensor(np.asarray(value))
     return value
 
@@ -225,13 +223,6 @@ class Layer(Module):
             self._regularized.append((attr, reg))
         return weight
 
-    def _own_weights(self, trainable=None) -> List[Tensor]:
-        out = []
-        for attr, is_trainable in self._weight_order:
-            if trainable is None or (is_trainable and self._trainable) == trainable:
-                out.append(self._parameters[attr] if is_trainable else self._buffers[attr])
-        return out
-
     def _sublayers(self):
         return [m for m in self._modules.values() if m is not None]
 
@@ -239,8 +230,8 @@ class Layer(Module):
     def weights(self) -> List[Tensor]:
         """Every weight in Keras's order: this layer's own (trainable, then non-trainable), then each
         sublayer's."""
-        own = [w for attr, t in self._weight_order if t for w in [self._parameters[attr]]] + \
-              [w for attr, t in self._weight_order if not t for w in [self._buffers[attr]]]
+        own = [self._parameters[attr] for attr, trainable in self._weight_order if trainable] + \
+              [self._buffers[attr] for attr, trainable in self._weight_order if not trainable]
         seen = {id(w) for w in own}
         out = list(own)
         for child in self._sublayers():
@@ -367,7 +358,7 @@ class Layer(Module):
             self.build(_shape_of(first))
             object.__setattr__(self, "built", True)
 
-    def _run(self, args, kwargs, lookup):
+    def _run(self, args, kwargs, lookup, training=None):
         """Calls ``call`` with ``mask`` (the first input's), per-input masks (``query_mask`` / ``value_mask`` /
         ``key_mask`` for attention) and ``training`` filled in where ``call`` takes them; ``lookup(tensor)`` gives
         a value's mask. Returns (outputs, output mask)."""
@@ -386,7 +377,7 @@ class Layer(Module):
                 if kwargs.get(name) is None and isinstance(source, Tensor) and lookup(source) is not None:
                     kwargs[name] = lookup(source)
         if self._takes("training") and kwargs.get("training") is None:
-            kwargs["training"] = self.training and not _inference_depth[0]
+            kwargs["training"] = (self.training if training is None else bool(training)) and not _inference_depth[0]
         outputs = self.call(*args, **kwargs)
         out_mask = self.compute_mask(first, mask)
         return outputs, out_mask
@@ -606,7 +597,7 @@ class Model(Layer):
         for t, value, m in zip(self._flat_inputs, flat, flat_masks):
             if not isinstance(value, Tensor):
                 value = Tensor(np.asarray(value))
-            if value.dtype != t.dtype and not isinstance(value.data, KerasTensor):
+            if value.dtype != t.dtype:  # Keras casts inputs to the Input's dtype
                 value = Tensor(value.data.astype(t.dtype))
             if value.ndim != len(t.shape) or any(d is not None and d != s for d, s in zip(t.shape[1:], value.shape[1:])):
                 raise ValueError(f"{self.name}: input {t.name!r} expects shape {t.shape}, got {tuple(value.shape)}")
@@ -625,7 +616,7 @@ class Model(Layer):
             kwargs = {k: map_structure(value_of, v) for k, v in node.kwargs.items()}
             layer = node.layer
             layer._ensure_built(args[0] if args else next(iter(kwargs.values())))
-            outs, out_mask = layer._run(args, kwargs, lookup)
+            outs, out_mask = layer._run(args, kwargs, lookup, training)  # model(x, training=True) reaches every layer
             for kt, value, m in zip(node.outputs, flatten(outs), layer._spread_masks(outs, out_mask)):
                 values[id(kt)] = (value, m)
                 if m is not None:

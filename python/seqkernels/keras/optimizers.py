@@ -2,7 +2,9 @@
 
 ``Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7)``, ``AdamW(..., weight_decay=0.004)``,
 ``SGD(learning_rate=0.01, momentum=0.0, nesterov=False)``, ``RMSprop`` is not provided (``"rmsprop"`` maps to
-Adam with a warning). Made before the model, they bind its parameters at ``compile``.
+Adam with a warning). Made before the model, they bind its parameters at ``compile``. The update is
+``seqkernels.optim``'s (torch's form: epsilon added to the bias-corrected sqrt(v)); Keras adds epsilon before the
+bias correction, a difference of epsilon's scale only.
 """
 from __future__ import annotations
 

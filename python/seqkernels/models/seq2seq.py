@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import functional as F
+from ..nn import init
 from ..nn import LSTM, Dropout, Embedding, Linear, LSTMCell, Module, Transformer
 from ..tensor_functions import cat
 from ..tensor import Tensor
@@ -64,7 +65,9 @@ class _TransformerState:
 class Seq2SeqTransformer(_Seq2Seq):
     """Token embeddings (scaled by sqrt(d_model)) plus sinusoidal or learned positions, an ``nn.Transformer``
     (``transformer``, batch_first) and a Linear ``generator`` to the target vocabulary. Submodules: src_embed,
-    tgt_embed (absent with ``share_embeddings``), pos_embed (learned positions only), transformer, generator."""
+    tgt_embed (absent with ``share_embeddings``), pos_embed (learned positions only), transformer, generator.
+    Token embeddings start N(0, 1/d_model) (fairseq's choice), so that scaled by sqrt(d_model) they are of the
+    positions' size."""
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size=None, d_model: int = 256, nhead: int = 4,
                  num_encoder_layers: int = 3, num_decoder_layers: int = 3, dim_feedforward: int = 1024,
@@ -85,6 +88,9 @@ class Seq2SeqTransformer(_Seq2Seq):
         self.generator = Linear(d_model, self.tgt_vocab_size)
         self.dropout = Dropout(dropout)
         self._scale = math.sqrt(d_model)
+        for embedding in {id(e): e for e in (self.src_embed, self.target_embedding)}.values():
+            init.normal_(embedding.weight, 0.0, d_model ** -0.5)
+            embedding.weight.data[self.pad_id] = 0
 
     def _embed(self, embedding: Embedding, ids: np.ndarray, offset: int):
         if offset + ids.shape[1] > self.max_len:

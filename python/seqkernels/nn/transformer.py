@@ -192,11 +192,10 @@ class TransformerDecoderLayer(Module):
             q, k, v = (mha._heads(part) for part in mha._project(h, slice(0, 3 * mha.embed_dim))
                        .split(mha.embed_dim, dim=-1))
             keys, values = cache.append(index, k.data, v.data)
-            new, total = q.shape[2], keys.shape[2]
-            # the new block's queries come after `total - new` cached keys: causal aligned bottom-right (a
-            # single new query may see every key, so it needs no mask)
-            mask = None if new == 1 else np.tril(np.ones((new, total), dtype=bool), total - new)
-            out = F.scaled_dot_product_attention(q, Tensor(keys), Tensor(values), attn_mask=mask)
+            # the new block's queries are the last positions: causal aligned bottom-right (a single new query
+            # sees every key and needs no mask)
+            out = F.scaled_dot_product_attention(q, Tensor(keys), Tensor(values), is_causal=q.shape[2] > 1,
+                                                 causal_alignment="bottom_right")
             return mha.out_proj(out.transpose(1, 2).reshape(h.shape))
 
         def ca(h):
@@ -211,25 +210,36 @@ class TransformerDecoderLayer(Module):
 
 class DecoderCache:
     """What incremental decoding keeps per decoder layer: the memory's projected keys and values (N, H, S, D)
-    and the self-attention keys and values of every target position so far (N, H, t, D)."""
+    and the self-attention keys and values of every target position so far, in buffers (N, H, capacity, D)
+    that grow by doubling; the attention kernel reads their filled prefix in place (a strided view)."""
 
     def __init__(self, cross: List[tuple], memory_mask: Optional[np.ndarray]):
         self.cross = cross
         self.memory_mask = memory_mask  # (N, 1, 1, S) bool, True = attend; None: every key
         self.keys: List[Optional[np.ndarray]] = [None] * len(cross)
         self.values: List[Optional[np.ndarray]] = [None] * len(cross)
+        self.lengths = [0] * len(cross)
 
     @property
     def length(self) -> int:
         """Target positions cached so far."""
-        return 0 if self.keys[0] is None else self.keys[0].shape[2]
+        return self.lengths[-1]
 
     def append(self, index: int, keys: np.ndarray, values: np.ndarray):
-        if self.keys[index] is not None:
-            keys = np.concatenate([self.keys[index], keys], axis=2)
-            values = np.concatenate([self.values[index], values], axis=2)
-        self.keys[index], self.values[index] = np.ascontiguousarray(keys), np.ascontiguousarray(values)
-        return self.keys[index], self.values[index]
+        """Appends (N, H, t, D) keys and values to layer ``index``; returns views of all of them so far."""
+        begin = self.lengths[index]
+        end = begin + keys.shape[2]
+        for store in (self.keys, self.values):
+            buffer = store[index]
+            if buffer is None or end > buffer.shape[2]:
+                grown = np.empty(keys.shape[:2] + (max(16, end, 2 * begin),) + keys.shape[3:], dtype=np.float32)
+                if buffer is not None:
+                    grown[:, :, :begin] = buffer[:, :, :begin]
+                store[index] = grown
+        self.keys[index][:, :, begin:end] = keys
+        self.values[index][:, :, begin:end] = values
+        self.lengths[index] = end
+        return self.keys[index][:, :, :end], self.values[index][:, :, :end]
 
     def reorder(self, rows) -> None:
         """Keeps the batch rows ``rows`` (in that order, repeats allowed): beam search's surviving beams."""
@@ -237,8 +247,10 @@ class DecoderCache:
         self.cross = [(Tensor(k.data[rows]), Tensor(v.data[rows])) for k, v in self.cross]
         if self.memory_mask is not None:
             self.memory_mask = self.memory_mask[rows]
-        self.keys = [None if k is None else k[rows] for k in self.keys]
-        self.values = [None if v is None else v[rows] for v in self.values]
+        for store in (self.keys, self.values):
+            for i, buffer in enumerate(store):
+                if buffer is not None:
+                    store[i] = buffer[rows]  # the capacity comes along: the next steps append in place
 
 
 class TransformerDecoder(Module):
