@@ -65,12 +65,27 @@ def test_bad_producers_raise_clear_errors():
         dlpack.export(np.zeros(2, np.float32), stream=3)
 
 
+def test_tensor_dlpack_methods():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    t = sk.tensor(a)
+    assert t.__dlpack_device__() == (1, 0)
+    b = np.from_dlpack(t)
+    b[0, 1] = 9
+    assert t.data[0, 1] == 9 and np.shares_memory(b, t.data)
+    assert np.array_equal(np.from_dlpack(sk.Tensor(a[::-1])), a[::-1])
+
+
 def test_torch_both_ways():
     torch = pytest.importorskip("torch")
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     t = torch.from_dlpack(Producer(a))
     t[0, 0] = 42
     assert a[0, 0] == 42
+    st = sk.tensor(a)
+    t = torch.from_dlpack(st)  # sk.Tensor.__dlpack__
+    t[1, 1] = -3
+    assert st.data[1, 1] == -3 and a[1, 1] == -3
+    assert torch.equal(torch.from_dlpack(sk.Tensor(a[:, ::-1])), torch.from_numpy(a[:, ::-1].copy()))
     tt = torch.from_dlpack(Producer(a.T))
     assert tt.stride() == (1, 4) and tt.data_ptr() == a.ctypes.data
     rev = torch.from_dlpack(Producer(a[::-1]))  # would abort the process without the copy

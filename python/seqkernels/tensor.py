@@ -13,6 +13,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import dlpack
 from .autograd import TensorBase, run_backward
 from .tensor_mixins import ArithmeticMixin, CompareMixin, ConvertMixin, MathMixin, ReduceMixin, ShapeMixin
 
@@ -106,6 +107,15 @@ class Tensor(TensorBase, ArithmeticMixin, MathMixin, ReduceMixin, ShapeMixin, Co
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """DLPack export of the array without a copy (``torch.from_dlpack(t)``); layouts a consumer cannot
+        take (negative strides) go out as a copy: see ``seqkernels.dlpack``."""
+        return dlpack.export(self.data, stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
+
+    def __dlpack_device__(self):
+        """(kDLCPU, 0): the array lives in host memory."""
+        return dlpack.device(self.data)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""

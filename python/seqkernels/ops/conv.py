@@ -9,8 +9,14 @@ from ._checks import single
 
 
 def resolve_padding(padding, kernel_size: int, stride: int, dilation: int, op: str):
-    """``padding`` (an int, a 1-tuple, 'valid' or 'same') as (left, right) zeros, as torch pads: 'same' adds
-    dilation * (kernel_size - 1) in total, the odd one on the right, and needs stride 1."""
+    """``padding`` (an int, a 1-tuple, 'valid' or 'same', or an explicit (left, right) pair of ints) as
+    (left, right) zeros, as torch pads: 'same' adds dilation * (kernel_size - 1) in total, the odd one on the
+    right, and needs stride 1."""
+    if isinstance(padding, (tuple, list)) and len(padding) == 2:
+        pads = tuple(single(p, op, "padding") for p in padding)
+        if min(pads) < 0:
+            raise ValueError(f"{op}: argument 'padding' must be non-negative, got {tuple(padding)}")
+        return pads
     if isinstance(padding, str):
         if padding == "valid":
             return 0, 0

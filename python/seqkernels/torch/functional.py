@@ -1,4 +1,5 @@
-"""``torch.nn.functional``'s signatures on the seqkernels custom ops.
+"""``torch.nn.functional``'s signatures on the seqkernels custom ops (argument checks: the op layer's, raised
+from inside the op).
 
 Each function runs ``torch.ops.seqkernels.<op>`` when its tensors are CPU float32 (ids int32/int64) and the
 options are ones the kernels implement; otherwise it calls torch's own function with the same arguments
@@ -84,10 +85,6 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     if not _ours(input, weight) or not _ids(target) or input.dim() == 0:
         return F.cross_entropy(input, target, weight, ignore_index=ignore_index, reduction=reduction,
                                label_smoothing=label_smoothing)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"cross_entropy: argument 'reduction' must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: argument 'label_smoothing' must be in [0, 1], got {label_smoothing}")
     return _sk.cross_entropy(input, target, weight, reduction, int(ignore_index), float(label_smoothing))[0]
 
 
@@ -106,8 +103,6 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if not _ours(query, key, value) or not mask_ok or query.dim() < 3 or value.shape[-1] != query.shape[-1]:
         return F.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale,
                                               enable_gqa=enable_gqa)
-    if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: pass either attn_mask or is_causal=True, not both")
     return _sk.scaled_dot_product_attention(query, key, value, attn_mask, float(dropout_p), bool(is_causal),
                                             None if scale is None else float(scale), bool(enable_gqa),
                                             _dropout_seed(dropout_p))[0]

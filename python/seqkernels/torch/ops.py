@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import _C
+from ..ops import activation as _activation, attention as _attention, conv as _conv, embedding as _embedding
+from ..ops import linear as _linear, loss as _loss, norm as _norm, rnn as _rnn
 
 _EMPTY_SHAPE = (0,)
 custom_op = torch.library.custom_op
@@ -53,8 +54,8 @@ def _maybe(a) -> Tensor:
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
     """y = input @ weight.T + bias; input (*, in), weight (out, in), bias (out) or None."""
     x, w = _np(input), _np(weight)
-    y = _C.linear_forward(x.reshape(-1, w.shape[1]), w, _np(bias))
-    return _t(y.reshape(x.shape[:-1] + (w.shape[0],)), x, w)
+    (y,) = _linear.linear_forward(x, w, _np(bias))
+    return _t(y, x, w)
 
 
 @linear.register_fake
@@ -66,10 +67,8 @@ def _(input, weight, bias):
 def linear_backward(grad: Tensor, input: Tensor, weight: Tensor, input_grad: bool, weight_grad: bool,
                     bias_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
     """(d input, d weight, d bias) of linear."""
-    x, w = _np(input), _np(weight)
-    dy = _np(grad).reshape(-1, w.shape[0])
-    dx, dw, db = _C.linear_backward(dy, x.reshape(-1, w.shape[1]), w, input_grad, weight_grad, bias_grad)
-    return (_empty() if dx is None else _t(dx.reshape(x.shape))), _maybe(dw), _maybe(db)
+    dx, dw, db = _linear.linear_backward(_np(grad), _np(input), _np(weight), (input_grad, weight_grad, bias_grad))
+    return _maybe(dx), _maybe(dw), _maybe(db)
 
 
 @linear_backward.register_fake
@@ -107,7 +106,7 @@ def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor], stride: int, p
     """y (N, C_out, L_out) = conv1d(input (N, C_in, L), weight (C_out, C_in/groups, K)) + bias;
     padding = [left, right] zeros."""
     x, w = _np(input), _np(weight)
-    y = _C.conv1d_forward(x, w, _np(bias), stride=stride, padding=tuple(padding), dilation=dilation, groups=groups)
+    (y,) = _conv.conv1d_forward(x, w, _np(bias), stride, tuple(padding), dilation, groups)
     return _t(y, x, w)
 
 
@@ -121,9 +120,8 @@ def _(input, weight, bias, stride, padding, dilation, groups):
 def conv1d_backward(grad: Tensor, input: Tensor, weight: Tensor, stride: int, padding: List[int], dilation: int,
                     groups: int, input_grad: bool, weight_grad: bool, bias_grad: bool) -> Tuple[Tensor, Tensor, Tensor]:
     """(d input, d weight, d bias) of conv1d."""
-    dx, dw, db = _C.conv1d_backward(_np(input), _np(weight), _np(grad), stride=stride, padding=tuple(padding),
-                                    dilation=dilation, groups=groups, input_grad=input_grad,
-                                    weight_grad=weight_grad, bias_grad=bias_grad)
+    dx, dw, db = _conv.conv1d_backward(_np(grad), _np(input), _np(weight), stride, tuple(padding), dilation, groups,
+                                       (input_grad, weight_grad, bias_grad))
     return _maybe(dx), _maybe(dw), _maybe(db)
 
 
@@ -158,7 +156,8 @@ def embedding(weight: Tensor, indices: Tensor, padding_idx: int, scale_grad_by_f
     """weight[indices]: weight (num_embeddings, dim), indices int32/int64 of any shape. padding_idx in
     [0, num_embeddings) gets no gradient, -1 for none (as aten::embedding)."""
     w = _np(weight)
-    return _t(_C.embedding_forward(w, _np(indices)), w)
+    (y,) = _embedding.embedding_forward(w, _np(indices), None if padding_idx < 0 else padding_idx)
+    return _t(y, w)
 
 
 @embedding.register_fake
@@ -170,9 +169,9 @@ def _(weight, indices, padding_idx, scale_grad_by_freq):
 def embedding_backward(grad: Tensor, indices: Tensor, num_weights: int, padding_idx: int,
                        scale_grad_by_freq: bool) -> Tensor:
     """The dense (num_weights, dim) gradient of embedding's table."""
-    return _t(_C.embedding_backward(_np(grad), _np(indices), num_weights,
-                                    padding_idx=None if padding_idx < 0 else padding_idx,
-                                    scale_grad_by_freq=scale_grad_by_freq))
+    (dw,) = _embedding.embedding_backward(_np(grad), _np(indices), num_weights,
+                                          None if padding_idx < 0 else padding_idx, scale_grad_by_freq)
+    return _t(dw)
 
 
 @embedding_backward.register_fake
@@ -202,11 +201,8 @@ def layer_norm(input: Tensor, normalized_shape: List[int], weight: Optional[Tens
     """(y, mean, rstd): y normalises input over its trailing normalized_shape dims, * weight + bias;
     mean and rstd (rows,) with rows = input.numel() / prod(normalized_shape)."""
     x = _np(input)
-    dim = math.prod(normalized_shape)
-    w, b = _np(weight), _np(bias)
-    y, mean, rstd = _C.layer_norm_forward(x.reshape(-1, dim), None if w is None else w.reshape(dim),
-                                          None if b is None else b.reshape(dim), eps)
-    return _t(y.reshape(x.shape), x), _t(mean), _t(rstd)
+    y, mean, rstd = _norm.layer_norm_forward(x, tuple(normalized_shape), _np(weight), _np(bias), eps)
+    return _t(y, x), _t(mean), _t(rstd)
 
 
 def _rows(shape, trailing: int):
@@ -224,15 +220,9 @@ def layer_norm_backward(grad: Tensor, input: Tensor, normalized_shape: List[int]
                         mean: Tensor, rstd: Tensor, weight_grad: bool, bias_grad: bool
                         ) -> Tuple[Tensor, Tensor, Tensor]:
     """(d input, d weight, d bias) of layer_norm, from its mean and rstd."""
-    x = _np(input)
-    dim = math.prod(normalized_shape)
-    w = _np(weight)
-    dx, dw, db = _C.layer_norm_backward(np.ascontiguousarray(_np(grad)).reshape(-1, dim), x.reshape(-1, dim),
-                                        None if w is None else w.reshape(dim), _np(mean), _np(rstd),
-                                        weight_grad, bias_grad)
-    shape = tuple(normalized_shape)
-    return (_t(dx.reshape(x.shape)), _empty() if dw is None else _t(dw.reshape(shape)),
-            _empty() if db is None else _t(db.reshape(shape)))
+    dx, dw, db = _norm.layer_norm_backward(np.ascontiguousarray(_np(grad)), _np(input), _np(mean), _np(rstd),
+                                           tuple(normalized_shape), _np(weight), (True, weight_grad, bias_grad))
+    return _t(dx), _maybe(dw), _maybe(db)
 
 
 @layer_norm_backward.register_fake
@@ -267,7 +257,7 @@ layer_norm.register_autograd(_layer_norm_grad, setup_context=_layer_norm_setup)
 def gelu(input: Tensor, approximate: str) -> Tensor:
     """GELU, x Phi(x) (approximate='none') or its tanh approximation ('tanh')."""
     x = _np(input)
-    return _t(_C.gelu_forward(x, approximate), x)
+    return _t(_activation.gelu_forward(x, approximate)[0], x)
 
 
 @gelu.register_fake
@@ -279,7 +269,7 @@ def _(input, approximate):
 def gelu_backward(grad: Tensor, input: Tensor, approximate: str) -> Tensor:
     """d input of gelu."""
     g, x = _np(grad), _np(input)
-    return _t(_C.gelu_backward(g, x, approximate), g, x)
+    return _t(_activation.gelu_backward(g, x, approximate)[0], g, x)
 
 
 @gelu_backward.register_fake
@@ -304,58 +294,32 @@ gelu.register_autograd(_gelu_grad, setup_context=_gelu_setup)
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _class_rows(x: np.ndarray, t: np.ndarray):
-    """Logits (C,), (N, C) or (N, C, d1, ...) as a C-contiguous (rows, C) matrix with the matching 1-D targets."""
-    if x.ndim == 1:
-        return x.reshape(1, -1), t.reshape(1)
-    rows = x if x.ndim == 2 else np.moveaxis(x, 1, -1)
-    return np.ascontiguousarray(rows).reshape(-1, x.shape[1]), t.reshape(-1)
-
-
 @custom_op("seqkernels::cross_entropy", mutates_args=(), device_types="cpu")
 def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor], reduction: str, ignore_index: int,
                   label_smoothing: float) -> Tuple[Tensor, Tensor, Tensor]:
     """(loss, lse, weight_sum): softmax cross-entropy of logits (C) / (N, C) / (N, C, d...) against class ids;
     loss is () for 'mean' and 'sum', target's shape for 'none'; lse (rows,) the log-sum-exp of each row;
     weight_sum () the summed class weights of the targets not ignored ('mean' divides by it)."""
-    x, t = _np(input), _np(target)
-    rows, t1 = _class_rows(x, t)
-    loss, lse, total, weight_sum = _C.cross_entropy_forward(rows, t1, _np(weight), ignore_index, label_smoothing)
-    if reduction == "none":
-        out = loss.reshape(t.shape)
-    elif reduction == "sum":
-        out = np.array(total, np.float32)
-    else:
-        out = np.array(total / weight_sum if weight_sum else math.nan, np.float32)  # all ignored: NaN, as torch
-    return _t(out, x), _t(lse), torch.tensor(weight_sum, dtype=torch.float32)
+    x = _np(input)
+    loss, lse, weight_sum = _loss.cross_entropy_forward(x, _np(target), _np(weight), ignore_index, reduction,
+                                                        label_smoothing)
+    return _t(loss, x), _t(lse), _t(weight_sum)
 
 
 @cross_entropy.register_fake
 def _(input, target, weight, reduction, ignore_index, label_smoothing):
     rows = max(target.numel(), 1) if input.dim() > 1 else 1
     loss_shape = tuple(target.shape) if reduction == "none" else ()
-    return input.new_empty(loss_shape), input.new_empty((rows,)), input.new_empty(())
+    return input.new_empty(loss_shape), input.new_empty((rows,)), input.new_empty((), dtype=torch.float64)
 
 
 @custom_op("seqkernels::cross_entropy_backward", mutates_args=(), device_types="cpu")
 def cross_entropy_backward(grad: Tensor, input: Tensor, target: Tensor, weight: Optional[Tensor], lse: Tensor,
                            weight_sum: Tensor, reduction: str, ignore_index: int, label_smoothing: float) -> Tensor:
     """d input of cross_entropy (input's shape), from its lse and weight_sum."""
-    x, t = _np(input), _np(target)
-    rows, t1 = _class_rows(x, t)
-    if reduction == "none":
-        grad_rows = np.ascontiguousarray(_np(grad), dtype=np.float32).reshape(-1)
-    else:
-        scale = float(grad)
-        if reduction == "mean":
-            denom = float(weight_sum)
-            scale = scale / denom if denom else 0.0  # all ignored: every row's gradient is 0 anyway
-        grad_rows = np.full(rows.shape[0], scale, dtype=np.float32)
-    d = _C.cross_entropy_backward(rows, t1, _np(weight), _np(lse), grad_rows, ignore_index, label_smoothing)
-    if x.ndim <= 2:
-        return _t(d.reshape(x.shape))
-    moved = (x.shape[0],) + x.shape[2:] + (x.shape[1],)
-    return _t(np.moveaxis(d.reshape(moved), -1, 1))
+    (dx,) = _loss.cross_entropy_backward(_np(grad), _np(input), _np(target), _np(lse), _np(weight_sum), _np(weight),
+                                         ignore_index, reduction, label_smoothing)
+    return _t(dx)
 
 
 @cross_entropy_backward.register_fake
@@ -382,78 +346,63 @@ cross_entropy.register_autograd(_cross_entropy_grad, setup_context=_cross_entrop
 
 
 # ---- scaled_dot_product_attention -----------------------------------------------------------------------------
-def _sdpa_arrays(query, key, value, attn_mask, enable_gqa):
-    """The problem as the kernel takes it: (B, H, L, D) arrays (key/value heads repeated for GQA) and the mask."""
-    q, k, v = _np(query), _np(key), _np(value)
-    group = q.shape[-3] // max(k.shape[-3], 1) if enable_gqa and q.ndim >= 3 else 1
-    if group > 1:
-        k, v = (np.repeat(a, group, axis=-3) for a in (k, v))
-
-    def as_4d(a):
-        return a if a.ndim == 4 else a[:, None] if a.ndim == 3 else a.reshape((-1, 1) + a.shape[-2:])
-    mask = _np(attn_mask)
-    if mask is not None and mask.ndim > 2 and q.ndim != 4:
-        mask = np.broadcast_to(mask, q.shape[:-1] + (k.shape[-2],)).reshape((-1, 1) + (q.shape[-2], k.shape[-2]))
-    return as_4d(q), as_4d(k), as_4d(v), mask, group
+def _lse_4d(query: Tensor, lse: np.ndarray) -> np.ndarray:
+    """The kernel's (B, H, Lq) log-sum-exp of a (..., H, Lq, D) query (the op returns it as query.shape[:-1])."""
+    return lse.reshape((-1,) + tuple(query.shape[-3:-1]))
 
 
-def _seed(seed: Optional[Tensor]) -> int:
-    return 0 if seed is None else int(seed.item())
+def _seed(seed: Optional[Tensor]):
+    return None if seed is None else int(seed.item())
 
 
 @custom_op("seqkernels::scaled_dot_product_attention", mutates_args=(), device_types="cpu")
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Optional[Tensor],
                                  dropout_p: float, is_causal: bool, scale: Optional[float], enable_gqa: bool,
-                                 seed: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-    """(out, lse): softmax(q kᵀ · scale + mask) v on the fused kernel; query (..., Lq, D), key/value (..., Lk, D);
+                                 seed: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """(out, lse, seed): softmax(q kᵀ · scale + mask) v on the fused kernel; query (..., Lq, D), key/value (..., Lk, D);
     attn_mask bool (True = attend) or float (added), broadcastable to (..., Lq, Lk); lse (..., Lq) the rows'
-    log-sum-exp; seed (int64 scalar) draws the dropout mask when dropout_p > 0."""
-    q, k, v, mask, _ = _sdpa_arrays(query, key, value, attn_mask, enable_gqa)
-    out, lse = _C.attention_forward(q, k, v, mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale,
-                                    seed=_seed(seed))
-    return _t(out.reshape(query.shape)), _t(lse.reshape(query.shape[:-1]))
+    log-sum-exp; seed (0-d int64) draws the dropout mask when dropout_p > 0 (None: one from sk.manual_seed's
+    generator); the seed used comes back as the third output (0 without dropout), for backward."""
+    q, k, v = _np(query), _np(key), _np(value)
+    out, lse, used_seed = _attention.sdpa_forward(q, k, v, _np(attn_mask), dropout_p, is_causal, scale, enable_gqa,
+                                                  seed=_seed(seed))
+    return _t(out, q, k, v), _t(lse.reshape(query.shape[:-1])), torch.from_numpy(used_seed)
 
 
 @scaled_dot_product_attention.register_fake
 def _(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, seed):
-    return query.new_empty(query.shape), query.new_empty(query.shape[:-1])
+    return query.new_empty(query.shape), query.new_empty(query.shape[:-1]), query.new_empty((), dtype=torch.int64)
 
 
 @custom_op("seqkernels::scaled_dot_product_attention_backward", mutates_args=(), device_types="cpu")
 def scaled_dot_product_attention_backward(grad: Tensor, query: Tensor, key: Tensor, value: Tensor, out: Tensor,
-                                          lse: Tensor, attn_mask: Optional[Tensor], dropout_p: float,
-                                          is_causal: bool, scale: Optional[float], enable_gqa: bool,
-                                          seed: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+                                          lse: Tensor, seed: Tensor, attn_mask: Optional[Tensor], dropout_p: float,
+                                          is_causal: bool, scale: Optional[float], enable_gqa: bool
+                                          ) -> Tuple[Tensor, Tensor, Tensor]:
     """(d query, d key, d value) of scaled_dot_product_attention, recomputed from its out and lse."""
-    q, k, v, mask, group = _sdpa_arrays(query, key, value, attn_mask, enable_gqa)
-    o = _np(out).reshape(q.shape)
-    dq, dk, dv = _C.attention_backward(np.ascontiguousarray(_np(grad)).reshape(q.shape), q, k, v, o,
-                                       _np(lse).reshape(q.shape[:-1]), mask, dropout_p=dropout_p,
-                                       is_causal=is_causal, scale=scale, seed=_seed(seed))
-
-    def ungroup(g, shape):
-        g = g.reshape(shape[:-3] + (shape[-3] * group,) + shape[-2:]) if group > 1 else g.reshape(shape)
-        return g if group == 1 else g.reshape(shape[:-3] + (shape[-3], group) + shape[-2:]).sum(axis=-3)
-    return _t(dq.reshape(query.shape)), _t(ungroup(dk, tuple(key.shape))), _t(ungroup(dv, tuple(value.shape)))
+    dq, dk, dv = _attention.sdpa_backward(_np(grad), _np(query), _np(key), _np(value), _np(out),
+                                          _lse_4d(query, _np(lse)), _np(seed),
+                                          _np(attn_mask), dropout_p, is_causal, scale, enable_gqa)
+    return _t(dq), _t(dk), _t(dv)
 
 
 @scaled_dot_product_attention_backward.register_fake
-def _(grad, query, key, value, out, lse, attn_mask, dropout_p, is_causal, scale, enable_gqa, seed):
+def _(grad, query, key, value, out, lse, seed, attn_mask, dropout_p, is_causal, scale, enable_gqa):
     return query.new_empty(query.shape), key.new_empty(key.shape), value.new_empty(value.shape)
 
 
 def _sdpa_setup(ctx, inputs, output):
     query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, seed = inputs
-    out, lse = output
-    ctx.save_for_backward(query, key, value, out, lse, attn_mask, seed)
+    out, lse, used_seed = output
+    ctx.save_for_backward(query, key, value, out, lse, used_seed, attn_mask)
     ctx.options = (dropout_p, is_causal, scale, enable_gqa)
 
 
-def _sdpa_grad(ctx, grad, _grad_lse):
-    query, key, value, out, lse, attn_mask, seed = ctx.saved_tensors
+def _sdpa_grad(ctx, grad, _grad_lse, _grad_seed):
+    query, key, value, out, lse, seed, attn_mask = ctx.saved_tensors
     dropout_p, is_causal, scale, enable_gqa = ctx.options
     dq, dk, dv = torch.ops.seqkernels.scaled_dot_product_attention_backward(
-        grad, query, key, value, out, lse, attn_mask, dropout_p, is_causal, scale, enable_gqa, seed)
+        grad, query, key, value, out, lse, seed, attn_mask, dropout_p, is_causal, scale, enable_gqa)
     needs = ctx.needs_input_grad
     return (dq if needs[0] else None), (dk if needs[1] else None), (dv if needs[2] else None), *([None] * 6)
 
@@ -469,9 +418,8 @@ def _saved_units(mode: str) -> int:
     """Floats the kernel saves per (time step, sequence) for backward, per hidden unit (a probe at H = 1)."""
     if mode not in _SAVED_UNITS:
         one = np.zeros((1, 1, 1), np.float32)
-        gates = {"LSTM": 4, "GRU": 3}.get(mode, 1)
-        w = np.zeros((gates, 1), np.float32)
-        _SAVED_UNITS[mode] = _C.rnn_forward(mode, one, w, w, training=True)[3].shape[1]
+        w = np.zeros((_rnn.GATES[mode], 1), np.float32)
+        _SAVED_UNITS[mode] = _rnn.rnn_forward(one, None, None, [w, w, None, None], mode)[3].shape[1]
     return _SAVED_UNITS[mode]
 
 
@@ -481,9 +429,13 @@ def _rnn_layout(weights, num_layers: int, bidirectional: bool):
     return directions, per, weights[1].shape[1]
 
 
-def _cell_weights(weights, per: int, index: int):
-    w = weights[index * per:(index + 1) * per]
-    return (w[0], w[1], w[2], w[3]) if per == 4 else (w[0], w[1], None, None)
+def _layer_weights(weights, per: int, layer: int, directions: int):
+    """One layer's weights as the op layer takes them: (w_ih, w_hh, b_ih, b_hh) per direction, None biases."""
+    out = []
+    for i in range(layer * directions, (layer + 1) * directions):
+        w = weights[i * per:(i + 1) * per]
+        out += [w[0], w[1], w[2], w[3]] if per == 4 else [w[0], w[1], None, None]
+    return out
 
 
 @custom_op("seqkernels::rnn", mutates_args=(), device_types="cpu")
@@ -510,22 +462,20 @@ def rnn(input: Tensor, hx: Optional[Tensor], cx: Optional[Tensor], weights: List
     layer_outputs, states = [], []
     layer_in = x
     for layer in range(num_layers):
-        y = np.empty(x.shape[:2] + (directions * H,), np.float32)
-        for d in range(directions):
-            i = layer * directions + d
-            w_ih, w_hh, b_ih, b_hh = _cell_weights(w, per, i)
-            _, h_n[i], c, s = _C.rnn_forward(mode, layer_in, w_ih, w_hh, b_ih, b_hh,
-                                             None if h0 is None else h0[i], None if c0 is None else c0[i], lens,
-                                             batch_first=batch_first, reverse=d == 1, training=train, out=y,
-                                             out_column=d * H)
-            if lstm:
-                c_n[i] = c
-            if train:
+        part = slice(layer * directions, (layer + 1) * directions)
+        y, h_n[part], c, *saved = _rnn.rnn_forward(layer_in, None if h0 is None else h0[part],
+                                                   None if c0 is None else c0[part],
+                                                   _layer_weights(w, per, layer, directions), mode, lens,
+                                                   batch_first, train)
+        if lstm:
+            c_n[part] = c
+        if train:
+            for s in saved:
                 if lens is not None:  # only the real steps' rows are written (packed first): keep no garbage
                     s[int(lens.sum()):] = 0
                 states.append(torch.from_numpy(s))
-        if train and layer < num_layers - 1:
-            layer_outputs.append(torch.from_numpy(y))
+            if layer < num_layers - 1:
+                layer_outputs.append(torch.from_numpy(y))
         layer_in = y
     return torch.from_numpy(layer_in), torch.from_numpy(h_n), _maybe(c_n), layer_outputs + states
 
@@ -563,20 +513,16 @@ def rnn_backward(grad_output: Tensor, grad_h_n: Tensor, grad_c_n: Tensor, input:
     dc0 = np.empty_like(dh_n) if lstm else None
     dw = [None] * len(w)
     for layer in reversed(range(num_layers)):
-        layer_in = x if layer == 0 else layer_outputs[layer - 1]
-        dx = None
-        for d in reversed(range(directions)):
+        part = slice(layer * directions, (layer + 1) * directions)
+        dx, dh0[part], dc, *grads = _rnn.rnn_backward(
+            dy, dh_n[part], None if dc_n is None else dc_n[part], x if layer == 0 else layer_outputs[layer - 1],
+            _layer_weights(w, per, layer, directions), states[part], mode, lens, batch_first,
+            (layer > 0 or input_grad, True, lstm))
+        if lstm:
+            dc0[part] = dc
+        for d in range(directions):
             i = layer * directions + d
-            w_ih, w_hh, b_ih, _ = _cell_weights(w, per, i)
-            g = _C.rnn_backward(mode, layer_in, w_ih, w_hh, states[i], dy, dy_column=d * H, dh_n=dh_n[i],
-                                dc_n=None if dc_n is None else dc_n[i], lengths=lens, batch_first=batch_first,
-                                reverse=d == 1, bias=b_ih is not None, need_dx=layer > 0 or input_grad,
-                                dx_accumulate=dx)
-            dx = g[0]
-            dh0[i] = g[1]
-            if lstm:
-                dc0[i] = g[2]
-            dw[i * per:(i + 1) * per] = g[3:3 + per]
+            dw[i * per:(i + 1) * per] = grads[4 * d:4 * d + per]
         dy = dx
     return (_maybe(dy), torch.from_numpy(dh0), _maybe(dc0), [torch.from_numpy(g) for g in dw])
 
