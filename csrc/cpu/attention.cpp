@@ -140,9 +140,9 @@ class PackedBlocks {
     float* dst = base_[op] + index * stride;
     if (!valid_[op][index]) {
       if (transposed)
-        gemm_pack_b(true, D, rows, source + r0 * ld, ld, dst);
+        gemm_pack_b(dst, source + r0 * ld, ld, true, D, rows);
       else
-        gemm_pack_b(false, rows, D, source + r0 * ld, ld, dst);
+        gemm_pack_b(dst, source + r0 * ld, ld, false, rows, D);
       valid_[op][index] = 1;
     }
     return dst;
@@ -178,7 +178,7 @@ void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t r
                  float* s, PackedBlocks& packs) {
   const int64_t D = p.head_dim;
   const float* keys_t = packs.get(p, hd.kv_index, PackedBlocks::kKeysT, j0, hd.k, hd.ldk);
-  gemm_prepacked_b(false, rows, cols, D, p.scale, hd.q + i0 * hd.ldq, hd.ldq, keys_t, 0.0f, s, kBlockK);
+  gemm_prepacked_b(s, kBlockK, hd.q + i0 * hd.ldq, hd.ldq, keys_t, {rows, cols, D, false, false, p.scale, 0.0f});
   const AttentionMask& mk = p.mask;
   if (mk.kind != AttentionMask::Kind::none) {
     const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
@@ -285,7 +285,7 @@ void forward_block(const AttentionParams& p, const Dropout& dropout, const Head&
         for (int64_t c = 0; c < cols; ++c) s[r * kBlockK + c] *= t.keep[r * kBlockK + c];
     }
     const float* values = t.packs.get(p, hd.kv_index, PackedBlocks::kValues, j0, hd.v, hd.ldv);
-    gemm_prepacked_b(false, rows, D, cols, 1.0f, s, kBlockK, values, 1.0f, o, D);
+    gemm_prepacked_b(o, D, s, kBlockK, values, {rows, D, cols, false, false, 1.0f, 1.0f});
   }
   for (int64_t r = 0; r < rows; ++r) {
     if (t.l[r] == 0.0f) {  // fully masked row
@@ -327,10 +327,10 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
       dropped = ds;
     }
     const float* grad_out = t.packs.get(p, hd.index, PackedBlocks::kGradOut, i0, g.dout, D);
-    gemm_prepacked_b(true, cols, D, rows, 1.0f, dropped, kBlockK, grad_out, 1.0f, dv, D);
+    gemm_prepacked_b(dv, D, dropped, kBlockK, grad_out, {cols, D, rows, true, false, 1.0f, 1.0f});
   }
   const float* values_t = t.packs.get(p, hd.kv_index, PackedBlocks::kValuesT, j0, hd.v, hd.ldv);
-  gemm_prepacked_b(false, rows, cols, D, 1.0f, dout, D, values_t, 0.0f, ds, kBlockK);  // dP̃
+  gemm_prepacked_b(ds, kBlockK, dout, D, values_t, {rows, cols, D, false, false, 1.0f, 0.0f});  // dP̃
   for (int64_t r = 0; r < rows; ++r) {
     const float delta = g.delta[i0 + r];
     float *dsr = ds + r * kBlockK, *pr = s + r * kBlockK;
@@ -343,11 +343,11 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   }
   if (dk) {
     const float* queries = t.packs.get(p, hd.index, PackedBlocks::kQueries, i0, hd.q, hd.ldq);
-    gemm_prepacked_b(true, cols, D, rows, p.scale, ds, kBlockK, queries, 1.0f, dk, D);
+    gemm_prepacked_b(dk, D, ds, kBlockK, queries, {cols, D, rows, true, false, p.scale, 1.0f});
   }
   if (dq) {
     const float* keys = t.packs.get(p, hd.kv_index, PackedBlocks::kKeys, j0, hd.k, hd.ldk);
-    gemm_prepacked_b(false, rows, D, cols, p.scale, ds, kBlockK, keys, 1.0f, dq, D);
+    gemm_prepacked_b(dq, D, ds, kBlockK, keys, {rows, D, cols, false, false, p.scale, 1.0f});
   }
 }
 

@@ -303,7 +303,7 @@ void depthwise_backward(const Geometry& geo, const float* x, const float* w, con
 
 }  // namespace
 
-void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const float* b, float* y) {
+void conv1d_forward(float* y, const float* x, const float* w, const float* b, const Conv1dShape& s) {
   const Geometry geo(s);
   if (geo.depthwise) return depthwise_forward(geo, x, w, b, y);
   const int threads = item_threads(geo);
@@ -316,8 +316,8 @@ void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const 
         cols = columns;
       }
       float* y_ng = geo.y_at(y, n, g);
-      gemm(false, false, geo.og, geo.lout, geo.ck, 1.0f, w + g * geo.og * geo.ck, geo.ck, cols, geo.cols_ld(), 0.0f,
-           y_ng, geo.lout);
+      gemm(y_ng, geo.lout, w + g * geo.og * geo.ck, geo.ck, cols, geo.cols_ld(),
+           {geo.og, geo.lout, geo.ck, false, false, 1.0f, 0.0f});
       if (b) {
         for (int64_t o = 0; o < geo.og; ++o) {
           const float bias = b[g * geo.og + o];
@@ -329,8 +329,8 @@ void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const 
   });
 }
 
-void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const float* dy, float* dx, float* dw,
-                     float* db) {
+void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                     const Conv1dShape& s) {
   const Geometry geo(s);
   if (s.batch == 0) {
     if (dw) std::fill(dw, dw + s.out_channels * geo.ck, 0.0f);
@@ -371,13 +371,13 @@ void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const
           geo.im2col(cols, columns);
           cols = columns;
         }
-        gemm(false, true, geo.og, geo.ck, geo.lout, 1.0f, dy_ng, geo.lout, cols, geo.cols_ld(),
-             first_item[t] == n ? 0.0f : 1.0f, dw_t + g * geo.og * geo.ck, geo.ck);
+        gemm(dw_t + g * geo.og * geo.ck, geo.ck, dy_ng, geo.lout, cols, geo.cols_ld(),
+             {geo.og, geo.ck, geo.lout, false, true, 1.0f, first_item[t] == n ? 0.0f : 1.0f});
       }
       if (dx) {
         float* dx_ng = geo.x_at(dx, n, g);
         float* dcols = geo.cols_is_input ? dx_ng : thread_scratch(ScratchPurpose::conv1d_column_grads, cols_size);
-        gemm(true, false, geo.ck, geo.lout, geo.og, 1.0f, w_g, geo.ck, dy_ng, geo.lout, 0.0f, dcols, geo.cols_ld());
+        gemm(dcols, geo.cols_ld(), w_g, geo.ck, dy_ng, geo.lout, {geo.ck, geo.lout, geo.og, true, false, 1.0f, 0.0f});
         if (!geo.cols_is_input) geo.col2im(dcols, dx_ng);
       }
     }

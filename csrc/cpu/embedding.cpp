@@ -68,7 +68,7 @@ int64_t embedding_first_invalid_id(const int64_t* ids, int64_t n, int64_t num_em
   return -1;
 }
 
-void embedding_forward(const float* table, int64_t dim, const int64_t* ids, int64_t n, float* y) {
+void embedding_forward(float* y, const int64_t* ids, const float* table, int64_t n, int64_t dim) {
   parallel_for(n, row_grain(dim), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) std::memcpy(y + i * dim, table + ids[i] * dim, sizeof(float) * dim);
   });
@@ -103,15 +103,15 @@ EmbeddingGradPlan embedding_grad_plan(const int64_t* ids, int64_t n, int64_t pad
   return plan;
 }
 
-void embedding_backward_sparse(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
-                               float* values) {
+void embedding_backward_sparse(float* values, const float* dy, const EmbeddingGradPlan& plan, int64_t dim,
+                               bool scale_by_frequency) {
   for_each_row_run(plan, dim, [&](int64_t begin, int64_t end, bool, bool) {
     for (int64_t r = begin; r < end; ++r) sum_row(plan, r, dy, dim, scale_by_frequency, values + r * dim);
   });
 }
 
-void embedding_backward_dense(const EmbeddingGradPlan& plan, const float* dy, int64_t dim, bool scale_by_frequency,
-                              int64_t num_embeddings, float* dtable) {
+void embedding_backward_dense(float* dtable, const float* dy, const EmbeddingGradPlan& plan, int64_t num_embeddings,
+                              int64_t dim, bool scale_by_frequency) {
   // Each table row is written once: a thread zeroes the rows between its plan rows (the first thread also those
   // before the first plan row, the last those after the last) and writes its plan rows' sums.
   const int64_t rows = static_cast<int64_t>(plan.rows.size());

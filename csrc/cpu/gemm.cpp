@@ -427,8 +427,10 @@ void small_m_row_streaming(bool ta, int64_t M, int64_t N, int64_t K, float alpha
 
 }  // namespace
 
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-          const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+void gemm(float* C, int64_t ldc, const float* A, int64_t lda, const float* B, int64_t ldb, const GemmShape& s) {
+  const bool ta = s.trans_a, tb = s.trans_b;
+  const int64_t M = s.M, N = s.N, K = s.K;
+  const float alpha = s.alpha, beta = s.beta;
   // Few rows: packing B would cost as much as the product itself (measured crossovers on Zen 4).
   const bool nonempty = M > 0 && N > 0 && K > 0 && alpha != 0.0f;
   const bool few_rows = nonempty && M < (tb ? MR : kStreamingMaxRows + 1);
@@ -455,7 +457,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
 
 int64_t gemm_packed_b_size(int64_t K, int64_t N) { return round_up(std::max<int64_t>(N, 0), NR) * std::max<int64_t>(K, 0); }
 
-void gemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb, float* packed) {
+void gemm_pack_b(float* packed, const float* B, int64_t ldb, bool trans_b, int64_t K, int64_t N) {
   // Panel-major: NR-column panel p holds all K rows, so any (k-block, column-stripe) is addressable.
   parallel_for((N + NR - 1) / NR, 4, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
@@ -465,23 +467,20 @@ void gemm_pack_b(bool trans_b, int64_t K, int64_t N, const float* B, int64_t ldb
   });
 }
 
-void gemm_prepacked_b(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                      const float* packed_b, float beta, float* C, int64_t ldc) {
-  gemm_threaded(ta, M, N, K, alpha, A, lda, PrepackedB{packed_b, K}, beta, C, ldc);
+void gemm_prepacked_b(float* C, int64_t ldc, const float* A, int64_t lda, const float* packed_b, const GemmShape& s) {
+  gemm_threaded(s.trans_a, s.M, s.N, s.K, s.alpha, A, lda, PrepackedB{packed_b, s.K}, s.beta, C, ldc);
 }
 
-void gemm_strided_batched(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
-                          const float* A, int64_t lda, int64_t stride_a, const float* B, int64_t ldb,
-                          int64_t stride_b, float beta, float* C, int64_t ldc, int64_t stride_c,
-                          int64_t batch) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+void gemm_strided_batched(float* C, int64_t ldc, int64_t stride_c, const float* A, int64_t lda, int64_t stride_a,
+                          const float* B, int64_t ldb, int64_t stride_b, const GemmShape& s, int64_t batch) {
+  if (batch <= 0 || s.M <= 0 || s.N <= 0) return;
   const int threads = in_parallel_region() ? 1 : num_threads();
   // Whole matrices per thread when the batch divides evenly or is large; otherwise let each GEMM
   // use every thread.
   const bool per_matrix = threads > 1 && (batch % threads == 0 || batch >= 4 * threads);
   auto run = [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
-      gemm(ta, tb, M, N, K, alpha, A + b * stride_a, lda, B + b * stride_b, ldb, beta, C + b * stride_c, ldc);
+      gemm(C + b * stride_c, ldc, A + b * stride_a, lda, B + b * stride_b, ldb, s);
   };
   if (per_matrix)
     parallel_for(batch, 1, run);

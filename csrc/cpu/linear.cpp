@@ -14,7 +14,7 @@
 
 namespace sk {
 
-void linear_forward(const float* x, const float* weight, const float* bias, float* y, int64_t M, int64_t N,
+void linear_forward(float* y, const float* x, const float* weight, const float* bias, int64_t M, int64_t N,
                     int64_t K) {
   if (bias) {
     const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(N, 1));
@@ -22,13 +22,13 @@ void linear_forward(const float* x, const float* weight, const float* bias, floa
       for (int64_t r = r0; r < r1; ++r) std::copy(bias, bias + N, y + r * N);
     });
   }
-  gemm(false, true, M, N, K, 1.0f, x, K, weight, K, bias ? 1.0f : 0.0f, y, N);
+  gemm(y, N, x, K, weight, K, {M, N, K, false, true, 1.0f, bias ? 1.0f : 0.0f});
 }
 
-void linear_backward(const float* dy, const float* x, const float* weight, float* dx, float* dweight,
-                     float* dbias, int64_t M, int64_t N, int64_t K) {
-  if (dx) gemm(false, false, M, K, N, 1.0f, dy, N, weight, K, 0.0f, dx, K);
-  if (dweight) gemm(true, false, N, K, M, 1.0f, dy, N, x, K, 0.0f, dweight, K);
+void linear_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x, const float* weight,
+                     int64_t M, int64_t N, int64_t K) {
+  if (dx) gemm(dx, K, dy, N, weight, K, {M, K, N, false, false, 1.0f, 0.0f});
+  if (dweight) gemm(dweight, K, dy, N, x, K, {N, K, M, true, false, 1.0f, 0.0f});
   if (!dbias) return;
   constexpr int64_t kColumnBlock = 64;  // columns per chunk (threads never share a cache line of dbias)
   const int64_t blocks = (N + kColumnBlock - 1) / kColumnBlock;

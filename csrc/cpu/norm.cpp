@@ -18,8 +18,8 @@
 
 namespace sk {
 
-void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
-                        float* rstd, int64_t rows, int64_t dim, float eps) {
+void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight, const float* bias,
+                        int64_t rows, int64_t dim, float eps) {
   parallel_for(rows, row_grain(dim), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* xr = x + r * dim;
@@ -81,8 +81,8 @@ void layer_norm_backward_rows(const float* __restrict dy, const float* __restric
 
 }  // namespace
 
-void layer_norm_backward(const float* dy, const float* x, const float* weight, const float* mean,
-                         const float* rstd, float* dx, float* dweight, float* dbias, int64_t rows, int64_t dim) {
+void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x, const float* mean,
+                         const float* rstd, const float* weight, int64_t rows, int64_t dim) {
   const bool reduce = dweight || dbias;
   const int threads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(num_threads(), rows / row_grain(dim))));
   // Per-thread partial sums: [thread][0..dim) for dweight, then [dim..2 dim) for dbias.

@@ -22,8 +22,8 @@ namespace {
 constexpr int64_t kUpdateGrain = 1 << 15;  // elements per thread: each update streams 4-5 arrays
 }  // namespace
 
-void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
-               int64_t n, const AdamConfig& c) {
+void adam_step(float* param, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq, const float* grad, int64_t n,
+               const AdamConfig& c) {
   const float lerp_weight = 1.0f - c.beta1, sq_weight = 1.0f - c.beta2;
   const bool coupled_decay = c.weight_decay != 0.0f && !c.decoupled_weight_decay;
   const bool decoupled_decay = c.weight_decay != 0.0f && c.decoupled_weight_decay;
@@ -50,7 +50,7 @@ void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_s
   });
 }
 
-void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n, const SgdConfig& c) {
+void sgd_step(float* param, float* momentum_buffer, const float* grad, int64_t n, const SgdConfig& c) {
   const float buffer_weight = 1.0f - c.dampening;
   parallel_for(n, kUpdateGrain, [&](int64_t b, int64_t e) {
 #pragma omp simd

@@ -329,11 +329,11 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
                 scratch_size});
   const float* xw = work_input(sched, x, ws.take(work_input_size(sched)));
   float* proj = ws.take(sched.work_rows * GH);  // x W_ih^T for every real step
-  sk::gemm(false, true, sched.work_rows, GH, s.I, 1.0f, xw, s.I, w_ih, s.I, 0.0f, proj, GH);
+  sk::gemm(proj, GH, xw, s.I, w_ih, s.I, {sched.work_rows, GH, s.I, false, true, 1.0f, 0.0f});
 
   // Slot-ordered state, the hidden projection of one step, and inference scratch for saved rows.
   float* w_hh_packed = ws.take(packed_size);  // W_hh^T, packed once for every step
-  sk::gemm_pack_b(true, H, GH, w_hh, H, w_hh_packed);
+  sk::gemm_pack_b(w_hh_packed, w_hh, H, true, H, GH);
   float *h = ws.take(s.B * H), *c = ws.take(s.B * H), *q = ws.take(s.B * GH), *scratch = ws.take(scratch_size);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
@@ -348,7 +348,7 @@ void forward_impl(const RnnShape& s, const float* x, const float* w_ih, const fl
     for (int64_t step = 0; step < s.T; ++step) {
       const int64_t n = sched.running(step, j0, j1);
       if (n == 0) break;
-      sk::gemm_prepacked_b(false, n, GH, H, 1.0f, h + j0 * H, H, w_hh_packed, 0.0f, q + j0 * GH, GH);
+      sk::gemm_prepacked_b(q + j0 * GH, GH, h + j0 * H, H, w_hh_packed, {n, GH, H, false, false, 1.0f, 0.0f});
       for (int64_t j = j0; j < j0 + n; ++j) {
         const int64_t b = sched.order[j], w = sched.work_row(step, j, b);
         float* save = saved ? saved + w * width : scratch + j * width;
@@ -383,7 +383,7 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
   float* da_hh = Cell::split_hidden_grad ? da_hh_split : da_ih;
 
   float* w_hh_packed = ws.take(packed_size);  // W_hh, packed once for every step
-  sk::gemm_pack_b(false, GH, H, w_hh, H, w_hh_packed);
+  sk::gemm_pack_b(w_hh_packed, w_hh, H, false, GH, H);
   float *dh = ws.take(s.B * H), *dc = ws.take(s.B * H), *da_step = ws.take(s.B * GH);
   for (int64_t j = 0; j < s.B; ++j) {
     const int64_t b = sched.order[j];
@@ -406,8 +406,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
         Cell::backward(H, saved + w * width, dhj, dc + j * H, da_ih + w * GH, da_h);
         if (Cell::split_hidden_grad) std::memcpy(da_hh + w * GH, da_h, GH * sizeof(float));
       }
-      sk::gemm_prepacked_b(false, n, H, GH, 1.0f, da_step + j0 * GH, GH, w_hh_packed,
-                           Cell::direct_dh ? 1.0f : 0.0f, dh + j0 * H, H);
+      sk::gemm_prepacked_b(dh + j0 * H, H, da_step + j0 * GH, GH, w_hh_packed,
+                           {n, H, GH, false, false, 1.0f, Cell::direct_dh ? 1.0f : 0.0f});
     }
   });
   for (int64_t j = 0; j < s.B; ++j) {
@@ -417,8 +417,8 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
   }
   float* x_storage = ws.take(work_input_size(sched));
   const float* xw = work_input(sched, x, x_storage);
-  sk::gemm(true, false, GH, s.I, rows, 1.0f, da_ih, GH, xw, s.I, 0.0f, dw_ih, s.I);
-  sk::gemm(true, false, GH, H, rows, 1.0f, da_hh, GH, saved + cell_saved, width, 0.0f, dw_hh, H);
+  sk::gemm(dw_ih, s.I, da_ih, GH, xw, s.I, {GH, s.I, rows, true, false, 1.0f, 0.0f});
+  sk::gemm(dw_hh, H, da_hh, GH, saved + cell_saved, width, {GH, H, rows, true, false, 1.0f, 0.0f});
   if (db_ih) column_sums(da_ih, rows, GH, db_ih);
   if (db_hh && db_ih && !Cell::split_hidden_grad)
     std::memcpy(db_hh, db_ih, GH * sizeof(float));  // the same gradient reaches both biases
@@ -426,12 +426,12 @@ void backward_impl(const RnnShape& s, const float* x, const float* w_ih, const f
     column_sums(da_hh, rows, GH, db_hh);
   if (!dx) return;
   if (!sched.packed) {
-    sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih, GH, w_ih, s.I, accumulate_dx ? 1.0f : 0.0f, dx, s.I);
+    sk::gemm(dx, s.I, da_ih, GH, w_ih, s.I, {rows, s.I, GH, false, false, 1.0f, accumulate_dx ? 1.0f : 0.0f});
     return;
   }
   // Packed: dX of the real rows into the (reused) gathered-input buffer, then scattered; padded rows get 0.
   float* dxw = x_storage;
-  sk::gemm(false, false, rows, s.I, GH, 1.0f, da_ih, GH, w_ih, s.I, 0.0f, dxw, s.I);
+  sk::gemm(dxw, s.I, da_ih, GH, w_ih, s.I, {rows, s.I, GH, false, false, 1.0f, 0.0f});
   if (!accumulate_dx)
     for (int64_t b = 0; b < s.B; ++b)
       for (int64_t t = sched.length[b]; t < s.T; ++t) std::fill_n(dx + row_of(s, t, b) * s.I, s.I, 0.0f);
@@ -471,20 +471,20 @@ int64_t rnn_saved_width(RnnCell cell, int64_t H) {
   return w;
 }
 
-void rnn_forward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
-                 const float* b_ih, const float* b_hh, const float* h0, const float* c0, float* y, int64_t y_ld,
-                 float* h_n, float* c_n, float* saved) {
+void rnn_forward(float* y, int64_t y_ld, float* h_n, float* c_n, float* saved, const float* x, const float* h0,
+                 const float* c0, const float* w_ih, const float* w_hh, const float* b_ih, const float* b_hh,
+                 RnnCell cell, const RnnShape& shape) {
   dispatch(cell, [&](auto c) {
     forward_impl<decltype(c)>(shape, x, w_ih, w_hh, b_ih, b_hh, h0, c0, y, y_ld, h_n, c_n, saved);
   });
 }
 
-void rnn_backward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
-                  const float* saved, const float* dy, int64_t dy_ld, const float* dh_n, const float* dc_n,
-                  float* dx, bool accumulate_dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih,
-                  float* db_hh) {
+void rnn_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh,
+                  const float* dy, int64_t dy_ld, const float* dy_h_n, const float* dy_c_n, const float* x,
+                  const float* saved, const float* w_ih, const float* w_hh, RnnCell cell, const RnnShape& shape,
+                  bool accumulate_dx) {
   dispatch(cell, [&](auto c) {
-    backward_impl<decltype(c)>(shape, x, w_ih, w_hh, saved, dy, dy_ld, dh_n, dc_n, dx, accumulate_dx, dh0, dc0,
+    backward_impl<decltype(c)>(shape, x, w_ih, w_hh, saved, dy, dy_ld, dy_h_n, dy_c_n, dx, accumulate_dx, dh0, dc0,
                                dw_ih, dw_hh, db_ih, db_hh);
   });
 }

@@ -16,6 +16,7 @@ enum class ScratchPurpose : int {
   rnn_workspace,
   conv1d_columns,
   conv1d_column_grads,
+  elementwise_gradient,
   crf_workspace,
   crf_weight_grads,
   count

@@ -69,7 +69,7 @@ FloatArray conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle
   if (y.size() == 0) return y;  // nothing to compute (an empty batch or no output channels)
   {
     py::gil_scoped_release release;
-    conv1d_forward(s, x.data(), w.data(), bp, yp);
+    conv1d_forward(yp, x.data(), w.data(), bp, s);
   }
   return y;
 }
@@ -94,7 +94,7 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
   }
   {
     py::gil_scoped_release release;
-    conv1d_backward(s, x.data(), w.data(), dy.data(), dxp, dwp, dbp);
+    conv1d_backward(dxp, dwp, dbp, dy.data(), x.data(), w.data(), s);
   }
   return py::make_tuple(dx, dw, db);
 }

@@ -49,7 +49,7 @@ FloatArray embedding_forward_binding(py::handle weight_obj, py::handle ids_obj) 
   float* yp = y.mutable_data();
   {
     py::gil_scoped_release release;
-    embedding_forward(table.data(), dim, ids.data(), ids.size(), yp);
+    embedding_forward(yp, ids.data(), table.data(), ids.size(), dim);
   }
   return y;
 }
@@ -80,7 +80,7 @@ py::object embedding_backward_binding(py::handle dy_obj, py::handle ids_obj, int
     float* dp = dtable.mutable_data();
     {
       py::gil_scoped_release release;
-      embedding_backward_dense(plan, dy.data(), dim, scale_grad_by_freq, num_embeddings, dp);
+      embedding_backward_dense(dp, dy.data(), plan, num_embeddings, dim, scale_grad_by_freq);
     }
     return std::move(dtable);
   }
@@ -91,7 +91,7 @@ py::object embedding_backward_binding(py::handle dy_obj, py::handle ids_obj, int
   float* vp = values.mutable_data();
   {
     py::gil_scoped_release release;
-    embedding_backward_sparse(plan, dy.data(), dim, scale_grad_by_freq, vp);
+    embedding_backward_sparse(vp, dy.data(), plan, dim, scale_grad_by_freq);
   }
   return py::make_tuple(row_ids, values);
 }

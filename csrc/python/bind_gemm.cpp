@@ -70,8 +70,8 @@ FloatArray gemm_binding(py::handle a_obj, py::handle b_obj, bool trans_a, bool t
   float* cp = c.mutable_data();
   {
     py::gil_scoped_release release;
-    sk::gemm_strided_batched(ta, tb, M, N, Ka, alpha, a.data, a.ld, a.batch_stride, b.data, b.ld, b.batch_stride,
-                             beta, cp, std::max<int64_t>(N, 1), M * N, batch);
+    sk::gemm_strided_batched(cp, std::max<int64_t>(N, 1), M * N, a.data, a.ld, a.batch_stride, b.data, b.ld,
+                             b.batch_stride, {M, N, Ka, ta, tb, alpha, beta}, batch);
   }
   return c;
 }
@@ -88,7 +88,7 @@ class PackedB {
     // at least one float: an empty B (K = 0) still hands the packer a real pointer
     data_.resize(static_cast<size_t>(std::max<int64_t>(1, sk::gemm_packed_b_size(rows_, cols_))));
     py::gil_scoped_release release;
-    sk::gemm_pack_b(tb, rows_, cols_, b.data, b.ld, data_.data());
+    sk::gemm_pack_b(data_.data(), b.data, b.ld, tb, rows_, cols_);
   }
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
@@ -121,7 +121,7 @@ FloatArray gemm_packed_binding(py::handle a_obj, const PackedB& b, bool trans_a,
   const bool ta = trans_a != a.transposed;
   float* cp = c.mutable_data();
   py::gil_scoped_release release;
-  sk::gemm_prepacked_b(ta, M, N, K, alpha, a.data, a.ld, b.data(), beta, cp, std::max<int64_t>(N, 1));
+  sk::gemm_prepacked_b(cp, std::max<int64_t>(N, 1), a.data, a.ld, b.data(), {M, N, K, ta, false, alpha, beta});
   return c;
 }
 

@@ -24,7 +24,7 @@ FloatArray forward(py::handle x_obj, py::handle weight_obj, py::handle bias_obj)
   FloatArray y = empty_float32({M, N});
   float* yp = y.mutable_data();
   py::gil_scoped_release release;
-  linear_forward(x.data(), weight.data(), data_or_null(bias), yp, M, N, K);
+  linear_forward(yp, x.data(), weight.data(), data_or_null(bias), M, N, K);
   return y;
 }
 
@@ -43,7 +43,7 @@ py::tuple backward(py::handle dy_obj, py::handle x_obj, py::handle weight_obj, b
   float* dbp = optional_output(bias_grad, {N}, dbias);
   {
     py::gil_scoped_release release;
-    linear_backward(dy.data(), x.data(), weight.data(), dxp, dwp, dbp, M, N, K);
+    linear_backward(dxp, dwp, dbp, dy.data(), x.data(), weight.data(), M, N, K);
   }
   return py::make_tuple(dx, dweight, dbias);
 }

@@ -44,8 +44,8 @@ py::tuple forward(py::handle logits_obj, py::handle target_obj, py::handle weigh
   double loss_sum = 0.0, weight_sum = 0.0;
   {
     py::gil_scoped_release release;
-    cross_entropy_forward(in.logits.data(), in.target.data(), data_or_null(in.weight), lp, sp, &loss_sum,
-                          &weight_sum, in.rows, in.classes, ignore_index, label_smoothing);
+    cross_entropy_forward(lp, sp, &loss_sum, &weight_sum, in.logits.data(), in.target.data(), data_or_null(in.weight),
+                          in.rows, in.classes, ignore_index, label_smoothing);
   }
   return py::make_tuple(loss, lse, loss_sum, weight_sum);
 }
@@ -61,7 +61,7 @@ FloatArray backward(py::handle logits_obj, py::handle target_obj, py::handle wei
   float* dp = dlogits.mutable_data();
   {
     py::gil_scoped_release release;
-    cross_entropy_backward(in.logits.data(), in.target.data(), data_or_null(in.weight), lse.data(), grad.data(), dp,
+    cross_entropy_backward(dp, grad.data(), in.logits.data(), in.target.data(), lse.data(), data_or_null(in.weight),
                            in.rows, in.classes, ignore_index, label_smoothing);
   }
   return dlogits;

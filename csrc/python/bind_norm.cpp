@@ -16,7 +16,7 @@ py::tuple forward(py::handle x_obj, py::handle weight_obj, py::handle bias_obj, 
   float *yp = y.mutable_data(), *mp = mean.mutable_data(), *rp = rstd.mutable_data();
   {
     py::gil_scoped_release release;
-    layer_norm_forward(x.data(), data_or_null(weight), data_or_null(bias), yp, mp, rp, rows, dim, eps);
+    layer_norm_forward(yp, mp, rp, x.data(), data_or_null(weight), data_or_null(bias), rows, dim, eps);
   }
   return py::make_tuple(y, mean, rstd);
 }
@@ -40,8 +40,7 @@ py::tuple backward(py::handle dy_obj, py::handle x_obj, py::handle weight_obj, p
   float* dxp = dx.mutable_data();
   {
     py::gil_scoped_release release;
-    layer_norm_backward(dy.data(), x.data(), data_or_null(weight), mean.data(), rstd.data(), dxp, dwp, dbp, rows,
-                        dim);
+    layer_norm_backward(dxp, dwp, dbp, dy.data(), x.data(), mean.data(), rstd.data(), data_or_null(weight), rows, dim);
   }
   return py::make_tuple(dx, dweight, dbias);
 }

@@ -44,7 +44,7 @@ void adam_step_binding(py::handle param_obj, py::handle grad_obj, py::handle exp
   config.decay_factor = static_cast<float>(1.0 - lr * weight_decay);
   float* p = param.mutable_data();
   py::gil_scoped_release release;
-  adam_step(p, grad.data(), m, v, vmax, param.size(), config);
+  adam_step(p, m, v, vmax, grad.data(), param.size(), config);
 }
 
 void sgd_step_binding(py::handle param_obj, py::handle grad_obj, py::handle buffer_obj, double lr, double momentum,
@@ -63,7 +63,7 @@ void sgd_step_binding(py::handle param_obj, py::handle grad_obj, py::handle buff
                    static_cast<float>(weight_decay), nesterov, first_step};
   float* p = param.mutable_data();
   py::gil_scoped_release release;
-  sgd_step(p, grad.data(), buffer, param.size(), config);
+  sgd_step(p, buffer, grad.data(), param.size(), config);
 }
 
 }  // namespace

@@ -110,8 +110,8 @@ py::tuple rnn_forward_binding(const std::string& mode, py::handle x_obj, py::han
   float* saved_ptr = mutable_data_or_null(saved);
   {
     py::gil_scoped_release release;
-    rnn_forward(L.cell, s, L.x.data(), L.w_ih.data(), L.w_hh.data(), data_or_null(b_ih), data_or_null(b_hh), data_or_null(h0), data_or_null(c0), y_ptr,
-                y_ld, h_n_ptr, c_n_ptr, saved_ptr);
+    rnn_forward(y_ptr, y_ld, h_n_ptr, c_n_ptr, saved_ptr, L.x.data(), data_or_null(h0), data_or_null(c0), L.w_ih.data(),
+                L.w_hh.data(), data_or_null(b_ih), data_or_null(b_hh), L.cell, s);
   }
   return py::make_tuple(y, h_n, array_or_none(c_n), array_or_none(saved));
 }
@@ -158,8 +158,9 @@ py::tuple rnn_backward_binding(const std::string& mode, py::handle x_obj, py::ha
   float *dh0_p = dh0.mutable_data(), *dw_ih_p = dw_ih.mutable_data(), *dw_hh_p = dw_hh.mutable_data();
   {
     py::gil_scoped_release release;
-    rnn_backward(L.cell, s, L.x.data(), L.w_ih.data(), L.w_hh.data(), saved.data(), dy.data() + dy_column, dy_ld,
-                 data_or_null(dh_n), data_or_null(dc_n), dx_p, accumulate, dh0_p, dc0_p, dw_ih_p, dw_hh_p, db_ih_p, db_hh_p);
+    rnn_backward(dx_p, dh0_p, dc0_p, dw_ih_p, dw_hh_p, db_ih_p, db_hh_p, dy.data() + dy_column, dy_ld,
+                 data_or_null(dh_n), data_or_null(dc_n), L.x.data(), saved.data(), L.w_ih.data(), L.w_hh.data(), L.cell,
+                 s, accumulate);
   }
   return py::make_tuple(array_or_none(dx), dh0, array_or_none(dc0), dw_ih, dw_hh, array_or_none(db_ih),
                         array_or_none(db_hh));

@@ -35,8 +35,8 @@ int main() {
   std::vector<float> b_ih = values(4 * H, 3.0f), b_hh = values(4 * H, 4.0f), x = values(T * B * I, 5.0f);
   std::vector<float> y(T * B * H), h_n(B * H), c_n(B * H);
   sk::RnnShape shape{T, B, I, H};
-  sk::rnn_forward(sk::RnnCell::lstm, shape, x.data(), w_ih.data(), w_hh.data(), b_ih.data(), b_hh.data(),
-                  nullptr, nullptr, y.data(), H, h_n.data(), c_n.data(), nullptr);
+  sk::rnn_forward(y.data(), H, h_n.data(), c_n.data(), nullptr, x.data(), nullptr, nullptr, w_ih.data(), w_hh.data(),
+                  b_ih.data(), b_hh.data(), sk::RnnCell::lstm, shape);
 
   const int64_t AB = 1, AH = 2, L = 5, D = 4;
   std::vector<float> q = values(AB * AH * L * D, 6.0f), k = values(AB * AH * L * D, 7.0f);

@@ -21,12 +21,13 @@ struct Conv1dShape {
   }
 };
 
-// y = conv1d(x, w) + b. `b` may be null (no bias). Requires out_length() >= 1.
-void conv1d_forward(const Conv1dShape& s, const float* x, const float* w, const float* b, float* y);
+// y (N, C_out, L_out) = conv1d(x, w) + b;  x (N, C_in, L), w (C_out, C_in / groups, K), b (C_out) or null.
+// Requires out_length() >= 1.
+void conv1d_forward(float* y, const float* x, const float* w, const float* b, const Conv1dShape& s);
 
-// Given dy = dLoss/dy (N, C_out, L_out): dx (N, C_in, L), dw (C_out, C_in/groups, K), db (C_out), each
-// overwritten; pass null for a gradient that is not wanted.
-void conv1d_backward(const Conv1dShape& s, const float* x, const float* w, const float* dy, float* dx,
-                     float* dw, float* db);
+// dx (N, C_in, L), dw (C_out, C_in/groups, K), db (C_out): each overwritten, null when not wanted.
+// dy (N, C_out, L_out) the gradient of y; x and w as forward.
+void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
+                     const Conv1dShape& s);
 
 }  // namespace sk

@@ -5,11 +5,13 @@
 
 namespace sk {
 
-void linear_forward(const float* x, const float* weight, const float* bias, float* y, int64_t M, int64_t N,
+// y (M, N) = x (M, K) · weightᵀ + bias;  weight (N, K), bias (N) or null.
+void linear_forward(float* y, const float* x, const float* weight, const float* bias, int64_t M, int64_t N,
                     int64_t K);
 
-// dx = dy W (M, K), dweight = dy^T x (N, K), dbias = column sums of dy (N); any output may be null (skipped).
-void linear_backward(const float* dy, const float* x, const float* weight, float* dx, float* dweight,
-                     float* dbias, int64_t M, int64_t N, int64_t K);
+// dx = dy W (M, K), dweight = dyᵀ x (N, K), dbias = column sums of dy (N); each null when not wanted.
+// dy (M, N), x (M, K), weight (N, K).
+void linear_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x, const float* weight,
+                     int64_t M, int64_t N, int64_t K);
 
 }  // namespace sk

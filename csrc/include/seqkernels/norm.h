@@ -4,14 +4,15 @@
 
 namespace sk {
 
-// y = (x - mean) * rstd * weight + bias per row; also writes mean[rows] and rstd[rows] for backward.
-// weight and bias may be null (no affine transform / no shift).
-void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
-                        float* rstd, int64_t rows, int64_t dim, float eps);
+// y (rows, dim) = (x - mean) * rstd * weight + bias per row; also writes mean (rows) and rstd (rows) for
+// backward.  x (rows, dim); weight (dim) and bias (dim) may be null (no affine transform / no shift).
+void layer_norm_forward(float* y, float* mean, float* rstd, const float* x, const float* weight, const float* bias,
+                        int64_t rows, int64_t dim, float eps);
 
-// dx from dy and the saved mean/rstd; dweight = sum_rows dy * xhat and dbias = sum_rows dy when non-null
+// dx (rows, dim); dweight (dim) = sum_rows dy * xhat and dbias (dim) = sum_rows dy, each null when not wanted
 // (reduced in a fixed order: the result is the same on every run at a given thread count).
-void layer_norm_backward(const float* dy, const float* x, const float* weight, const float* mean,
-                         const float* rstd, float* dx, float* dweight, float* dbias, int64_t rows, int64_t dim);
+// dy, x (rows, dim); mean, rstd (rows) from forward; weight (dim) or null.
+void layer_norm_backward(float* dx, float* dweight, float* dbias, const float* dy, const float* x, const float* mean,
+                         const float* rstd, const float* weight, int64_t rows, int64_t dim);
 
 }  // namespace sk

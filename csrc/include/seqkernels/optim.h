@@ -13,9 +13,10 @@ struct AdamConfig {
   float decay_factor;           // 1 - lr*wd (AdamW)
 };
 
-// exp_avg, exp_avg_sq (and max_exp_avg_sq when amsgrad, else null) are the optimizer state, updated too.
-void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq,
-               int64_t n, const AdamConfig& config);
+// param (n) updated in place with grad (n); exp_avg, exp_avg_sq (n) (and max_exp_avg_sq (n) when amsgrad,
+// else null) are the optimizer state, updated too.
+void adam_step(float* param, float* exp_avg, float* exp_avg_sq, float* max_exp_avg_sq, const float* grad, int64_t n,
+               const AdamConfig& config);
 
 struct SgdConfig {
   float lr, momentum, dampening, weight_decay;
@@ -23,7 +24,7 @@ struct SgdConfig {
   bool first_step;  // the momentum buffer is initialised to the gradient (torch's rule), not decayed
 };
 
-// momentum_buffer is null when momentum == 0.
-void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n, const SgdConfig& config);
+// param (n) updated in place with grad (n); momentum_buffer (n), updated too, is null when momentum == 0.
+void sgd_step(float* param, float* momentum_buffer, const float* grad, int64_t n, const SgdConfig& config);
 
 }  // namespace sk

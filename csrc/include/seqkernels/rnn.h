@@ -39,19 +39,21 @@ int rnn_gate_count(RnnCell cell);
 // Floats forward saves per (time step, sequence) for backward; `saved` holds T * B of these rows.
 int64_t rnn_saved_width(RnnCell cell, int64_t H);
 
-// Forward of one direction. `saved` (T*B*rnn_saved_width floats) receives what backward needs;
-// nullptr for inference.
-void rnn_forward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
-                 const float* b_ih, const float* b_hh, const float* h0, const float* c0, float* y, int64_t y_ld,
-                 float* h_n, float* c_n, float* saved);
+// Forward of one direction: y (T, B, ·) rows y_ld floats apart, h_n (B, H), c_n (B, H) (LSTM, else null),
+// saved (T*B, rnn_saved_width) receiving what backward needs (nullptr for inference); x (T, B, I), h0, c0 (B, H)
+// or null; w_ih (G*H, I), w_hh (G*H, H), b_ih, b_hh (G*H) or null.
+void rnn_forward(float* y, int64_t y_ld, float* h_n, float* c_n, float* saved, const float* x, const float* h0,
+                 const float* c0, const float* w_ih, const float* w_hh, const float* b_ih, const float* b_hh,
+                 RnnCell cell, const RnnShape& shape);
 
-// Backward of one direction, from the `saved` of its forward. dy rows hold dy_ld floats (this
-// direction's H columns first, as y); dh_n / dc_n may be nullptr (zero). Writes dw_ih, dw_hh, db_ih,
-// db_hh (the biases' may be nullptr), dh0 and dc0 (nullptr: not wanted); dx (nullptr: not wanted) is
-// overwritten, or accumulated into when accumulate_dx (the second direction of a bidirectional layer).
-void rnn_backward(RnnCell cell, const RnnShape& shape, const float* x, const float* w_ih, const float* w_hh,
-                  const float* saved, const float* dy, int64_t dy_ld, const float* dh_n, const float* dc_n,
-                  float* dx, bool accumulate_dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih,
-                  float* db_hh);
+// Backward of one direction, from the `saved` of its forward: dx (T, B, I), dh0, dc0 (B, H), dw_ih (G*H, I),
+// dw_hh (G*H, H), db_ih, db_hh (G*H), each null when not wanted. dx is overwritten, or accumulated into when
+// accumulate_dx (the second direction of a bidirectional layer); the weight gradients are overwritten.
+// dy (T, B, ·) rows dy_ld floats apart (this direction's H columns first, as y); dy_h_n, dy_c_n (B, H) the
+// gradients of h_n and c_n, null for zero; x, w_ih, w_hh as forward.
+void rnn_backward(float* dx, float* dh0, float* dc0, float* dw_ih, float* dw_hh, float* db_ih, float* db_hh,
+                  const float* dy, int64_t dy_ld, const float* dy_h_n, const float* dy_c_n, const float* x,
+                  const float* saved, const float* w_ih, const float* w_hh, RnnCell cell, const RnnShape& shape,
+                  bool accumulate_dx);
 
 }  // namespace sk

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
 
@@ -180,8 +181,10 @@ class Tagger:
                                     dropout=config["dropout"], padding_idx=PAD, crf=True), None
         folder = config.get("minilm") or minilm_folder()
         tokenizer = models.BertTokenizer.from_pretrained(folder)
-        bert_config = models.BertConfig.from_pretrained(folder, num_labels=len(config["tags"]))
-        return models.BertForTokenClassification(bert_config), tokenizer
+        with warnings.catch_warnings():  # the classifier is new: its missing keys are expected
+            warnings.simplefilter("ignore")
+            net = models.BertForTokenClassification.from_pretrained(folder, num_labels=len(config["tags"]))
+        return net, tokenizer
 
     def loss(self, batch):
         if self.tokenizer is None:
@@ -237,7 +240,7 @@ class Tagger:
 
 
 DEFAULTS = {"bilstm-crf": {"epochs": 12, "batch_size": 32, "lr": 1e-2},
-            "minilm": {"epochs": 3, "batch_size": 16, "lr": 1e-4}}
+            "minilm": {"epochs": 2, "batch_size": 16, "lr": 1e-4}}
 
 
 def train_tagger(data, model: str = "bilstm-crf", epochs=None, batch_size=None, lr=None, embed_dim: int = 100,
