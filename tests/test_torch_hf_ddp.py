@@ -86,7 +86,9 @@ def test_ddp_two_processes_equal_one_process_on_the_combined_batch(tmp_path):
     script = ROOT / "examples" / "torch_ddp.py"
     port = free_port()
     env = dict(os.environ, WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-               PYTHONPATH=os.pathsep.join([str(ROOT / "python"), os.environ.get("PYTHONPATH", "")]),
+               # the seqkernels this test imported (the source tree in a development build, site-packages in CI)
+               PYTHONPATH=os.pathsep.join([str(Path(skt.__file__).resolve().parents[2]),
+                                           os.environ.get("PYTHONPATH", "")]),
                OMP_NUM_THREADS="1")
     out2 = tmp_path / "two.pt"
     procs = [subprocess.Popen([sys.executable, str(script), "--out", str(out2)], env=dict(env, RANK=str(r)),
