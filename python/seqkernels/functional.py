@@ -32,7 +32,7 @@ def _tensor(x, name="input"):
         return x
     if isinstance(x, np.ndarray):
         return _wrap(x, None, 0)
-    raise TypeError(f"{name} must be a Tensor or a numpy array, got {type(x).__name__}")
+    raise TypeError(f"argument '{name}' must be a Tensor or numpy array, got {type(x).__name__}")
 
 
 def _apply(fn, op_forward, *args):
