@@ -66,12 +66,13 @@ def contrastive_batches(count: int, batch_size: int, epochs: int, seed: int):
 
 def fine_tune(encoder, train_pairs, seed: int = 0, log=print) -> float:
     """In-batch negatives (MultipleNegativesRankingLoss): for a batch of (question, answer) pairs, cross-entropy
-    of scale * cos(q_i, a_j) over j with target i. AdamW, linear decay. -> training seconds."""
+    of scale * cos(q_i, a_j) over j with target i. AdamW, linear decay; texts cut to HYPER["max_len"] pieces
+    while training (the encoder's own length is restored after). -> training seconds."""
     from .. import functional as F
     from .. import manual_seed, optim
 
     manual_seed(seed)
-    encoder.max_seq_length = HYPER["max_len"]
+    kept_length, encoder.max_seq_length = encoder.max_seq_length, HYPER["max_len"]  # training length only
     opt = optim.AdamW(list(encoder.parameters()), lr=HYPER["lr"], weight_decay=0.01)
     plan = contrastive_batches(len(train_pairs), HYPER["batch_size"], HYPER["epochs"], seed)
     total, step, seconds = sum(map(len, plan)), 0, 0.0
@@ -91,6 +92,7 @@ def fine_tune(encoder, train_pairs, seed: int = 0, log=print) -> float:
         seconds += time.perf_counter() - start
         log(f"epoch {epoch + 1}/{HYPER['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
     encoder.eval()
+    encoder.max_seq_length = kept_length
     return seconds
 
 
