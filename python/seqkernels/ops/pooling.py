@@ -56,7 +56,10 @@ def _pool_geometry(length: int, kernel_size, stride, padding, dilation, ceil_mod
 def _max_over_windows(x, window_index, padding):
     """out[..., t] = max of xp[..., window_index[t, :]] where xp is x with ``padding`` -inf on each side
     (window entries index xp); also the argmax positions in x (int64)."""
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding)], constant_values=-np.inf) if padding else x
+    # -inf padding on the left, and on the right as far as the last window reaches (with ceil_mode and a
+    # dilation it may reach past the right padding, where torch reads -inf too)
+    right = max(padding, int(window_index.max()) + 1 - padding - x.shape[-1]) if window_index.size else padding
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, right)], constant_values=-np.inf) if padding or right else x
     windows = xp[..., window_index]  # (..., L_out, W)
     best = np.argmax(windows, axis=-1)[..., None]
     index = np.take_along_axis(np.broadcast_to(window_index, windows.shape), best, axis=-1)[..., 0] - padding
@@ -97,6 +100,12 @@ def max_pool1d_backward(dy, indices, length: int):
     return (_scatter_to_input(dy, np.clip(indices, 0, length - 1), length),)
 
 
+def _reachable_taps(length, kernel_size, padding):
+    """How many of a window's taps can fall on the input: every window starts at or after -padding, so taps
+    past ``length + padding`` read only padding zeros (the divisor still counts them as torch does)."""
+    return min(kernel_size, length + padding)
+
+
 def _avg_geometry(length, kernel_size, stride, padding, ceil_mode, count_include_pad):
     kernel_size, stride, padding, _, out_length = _pool_geometry(length, kernel_size, stride, padding, 1, ceil_mode,
                                                                  "avg_pool1d")
@@ -111,8 +120,9 @@ def avg_pool1d_forward(x, kernel_size, stride=None, padding=0, ceil_mode=False, 
     _check_input(x, "avg_pool1d")
     kernel_size, stride, padding, out_length, divisor = _avg_geometry(x.shape[-1], kernel_size, stride, padding,
                                                                       ceil_mode, count_include_pad)
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding + kernel_size)])
-    sums = sliding_window_view(xp, kernel_size, axis=-1)[..., : stride * (out_length - 1) + 1 : stride, :].sum(-1)
+    taps = _reachable_taps(x.shape[-1], kernel_size, padding)
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(padding, padding + taps)])
+    sums = sliding_window_view(xp, taps, axis=-1)[..., : stride * (out_length - 1) + 1 : stride, :].sum(-1)
     return ((sums / divisor).astype(x.dtype, copy=False),)
 
 
@@ -123,7 +133,8 @@ def avg_pool1d_backward(dy, input_shape, kernel_size, stride=None, padding=0, ce
     kernel_size, stride, padding, out_length, divisor = _avg_geometry(input_shape[-1], kernel_size, stride, padding,
                                                                       ceil_mode, count_include_pad)
     share = (dy / divisor).astype(dy.dtype, copy=False)
-    dxp = np.zeros(input_shape[:-1] + (input_shape[-1] + 2 * padding + kernel_size,), dy.dtype)
-    for tap in range(kernel_size):  # a loop over the kernel's taps, each a vectorised strided add
+    taps = _reachable_taps(input_shape[-1], kernel_size, padding)
+    dxp = np.zeros(input_shape[:-1] + (input_shape[-1] + 2 * padding + taps,), dy.dtype)
+    for tap in range(taps):  # a loop over the kernel's taps, each a vectorised strided add
         dxp[..., tap: tap + stride * (out_length - 1) + 1: stride] += share
     return (dxp[..., padding: padding + input_shape[-1]],)
