@@ -136,6 +136,10 @@ sk.save({{"w": np.zeros(1000, np.float32)}}, {str(path)!r})
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=60)
     assert proc.returncode == -9, proc.stderr.decode()
     np.testing.assert_array_equal(sk.load(path)["w"], np.full(1000, 3.0, np.float32))
+    left = [n for n in os.listdir(tmp_path) if n != "ckpt.safetensors"]
+    assert len(left) == 1 and left[0].endswith(".sktmp")  # the killed save's temporary...
+    sk.save({"w": np.ones(3, np.float32)}, path)
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # ...is removed by the next save (its process is gone)
 
 
 @pytest.mark.parametrize("corrupt,match", [
@@ -165,3 +169,60 @@ def test_save_argument_errors(tmp_path):
     with pytest.raises(TypeError, match="str to str"):
         sk.save({"a": np.ones(1)}, tmp_path / "x", metadata={"step": 3})
     assert not (tmp_path / "x").exists() and os.listdir(tmp_path) == []
+
+
+def test_save_writes_through_a_symlink_and_follows_the_umask(tmp_path):
+    target = tmp_path / "real.safetensors"
+    link = tmp_path / "link.safetensors"
+    sk.save({"a": np.ones(3, np.float32)}, target)
+    os.chmod(target, 0o640)
+    link.symlink_to(target)
+    sk.save({"a": np.full(3, 2.0, np.float32)}, link)
+    assert link.is_symlink() and os.readlink(link) == str(target)  # the link stays
+    np.testing.assert_array_equal(sk.load(target)["a"], np.full(3, 2.0, np.float32))
+    assert os.stat(target).st_mode & 0o777 == 0o640  # a replaced file keeps its mode
+    old = os.umask(0o022)
+    try:
+        sk.save({"a": np.ones(1, np.float32)}, tmp_path / "new.safetensors")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "new.safetensors").st_mode & 0o777 == 0o644  # as open() would give
+    assert sorted(os.listdir(tmp_path)) == ["link.safetensors", "new.safetensors", "real.safetensors"]
+
+
+def test_kill_9_mid_save_repeatedly_is_atomic_and_leaves_no_litter(tmp_path):
+    """A child saves an 8 MB checkpoint in a loop and is killed with SIGKILL at a random moment after its first
+    save; the file is loaded after each kill (always one whole checkpoint) and never more than the one
+    temporary file of the save the kill interrupted is left (each save removes those of dead processes)."""
+    import select
+    import signal
+    import time
+
+    path = tmp_path / "ckpt.safetensors"
+    script = f"""
+import sys, numpy as np, seqkernels as sk
+i = 1
+while True:
+    sk.save({{"w": np.full(1 << 21, float(i), np.float32), "i": np.array(i)}}, {str(path)!r})
+    sys.stdout.write("saved\\n"); sys.stdout.flush()
+    i += 1
+"""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    rng = np.random.default_rng(0)
+    for attempt in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready and proc.stdout.readline() == b"saved\n", proc.stderr.read().decode()
+        time.sleep(rng.uniform(0.0, 0.05))  # a save of 8 MB with its fsync takes about this long
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -9, proc.stderr.read().decode()
+        proc.stdout.close()
+        proc.stderr.close()
+        loaded = sk.load(path)
+        assert loaded["w"].shape == (1 << 21,) and np.all(loaded["w"] == float(loaded["i"]))
+        leftovers = [n for n in os.listdir(tmp_path) if n != "ckpt.safetensors"]
+        assert len(leftovers) <= 1, leftovers  # at most the one the kill interrupted
+    sk.save({"w": np.ones(4, np.float32)}, path)
+    assert os.listdir(tmp_path) == ["ckpt.safetensors"]  # the dead children's temporaries are gone

@@ -27,10 +27,12 @@
 #include "seqkernels/conv1d.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "seqkernels/checked_math.h"
 #include "seqkernels/gemm.h"
 #include "seqkernels/parallel.h"
 #include "scratch.h"
@@ -40,8 +42,6 @@ namespace sk {
 namespace {
 
 using V = simd::Vec;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Sizes derived from a Conv1dShape that every loop needs.
 struct Geometry {
@@ -212,6 +212,24 @@ std::vector<int64_t> tap_offsets(const Conv1dShape& s, int sign) {
   return offset;
 }
 
+// Taps that fall in the zero padding are skipped by the direct loops; a non-finite weight must still give
+// w * 0 = NaN at those outputs, as torch (and the im2col GEMM path) do. Only non-finite weights are revisited.
+void add_padding_products(const Geometry& geo, const float* w, float* y) {
+  const Conv1dShape& s = geo.s;
+  for (int64_t o = 0; o < s.out_channels; ++o)
+    for (int64_t k = 0; k < s.kernel_size; ++k) {
+      const float wk = w[o * s.kernel_size + k];
+      if (std::isfinite(wk)) continue;
+      int64_t off, t0, t1;
+      geo.valid_range(k, off, t0, t1);
+      for (int64_t n = 0; n < s.batch; ++n) {
+        float* dst = y + (n * s.out_channels + o) * geo.lout;
+        for (int64_t t = 0; t < t0; ++t) dst[t] += wk * 0.0f;
+        for (int64_t t = t1; t < geo.lout; ++t) dst[t] += wk * 0.0f;
+      }
+    }
+}
+
 void depthwise_forward(const Geometry& geo, const float* x, const float* w, const float* b, float* y) {
   const Conv1dShape& s = geo.s;
   const std::vector<int64_t> offset = tap_offsets(s, +1);
@@ -233,6 +251,7 @@ void depthwise_forward(const Geometry& geo, const float* x, const float* w, cons
       }
     }
   });
+  add_padding_products(geo, w, y);
 }
 
 void depthwise_backward(const Geometry& geo, const float* x, const float* w, const float* dy, float* dx, float* dw) {
@@ -272,6 +291,8 @@ void depthwise_backward(const Geometry& geo, const float* x, const float* w, con
             const float* grad = dy + (n * s.out_channels + o) * geo.lout;
             const float* src = x + (n * s.in_channels + o / geo.og) * s.length + offset;
             total += strided_dot(grad + t0, src + t0 * s.stride, t1 - t0, s.stride);
+            for (int64_t t = 0; t < t0; ++t) total += grad[t] * 0.0f;  // taps in the padding: x = 0, so only a
+            for (int64_t t = t1; t < geo.lout; ++t) total += grad[t] * 0.0f;  // non-finite dy changes the sum
           }
           dw[o * s.kernel_size + k] = total;
         }

@@ -2,8 +2,9 @@
 //
 // Forward, row i, logits z (C classes), target t, class weights w (all ones when absent), smoothing eps:
 //   m = max_c z_c,  lse = m + log sum_c exp(z_c - m)
-//   loss = (1 - eps) w_t (lse - z_t) + eps/C (W lse - sum_c w_c z_c),   W = sum_c w_c
-// i.e. -(1-eps) w_t log p_t - eps/C sum_c w_c log p_c, torch's label-smoothing definition.
+//   loss = (1 - eps) w_t (lse - z_t) + eps/C sum_c w_c (lse - z_c),   W = sum_c w_c
+// i.e. -(1-eps) w_t log p_t - eps/C sum_c w_c log p_c, torch's label-smoothing definition (summed term by term,
+// so that an infinite class weight gives an infinite loss as torch's does, not W lse - inf = NaN).
 // Backward, with upstream g_i (the reduction's scale folded in by the caller), p_c = exp(z_c - lse):
 //   dz_c = g_i ((1 - eps) w_t + eps/C W) p_c - g_i eps/C w_c - g_i (1 - eps) w_t [c = t]
 // computed in one vectorised pass over the row plus a fix-up of the target column.
@@ -46,7 +47,6 @@ void cross_entropy_forward(float* loss, float* lse, double* loss_sum, double* we
                            const int64_t* target, const float* class_weight, int64_t rows, int64_t classes,
                            int64_t ignore_index, float label_smoothing) {
   const float eps = label_smoothing, smooth = eps / static_cast<float>(classes);
-  const float total_weight = sum_of_weights(class_weight, classes);
   parallel_for(rows, row_grain(classes), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const float* z = logits + r * classes;
@@ -63,12 +63,12 @@ void cross_entropy_forward(float* loss, float* lse, double* loss_sum, double* we
         float weighted_sum = 0.0f;
         if (class_weight) {
 #pragma omp simd reduction(+ : weighted_sum)
-          for (int64_t c = 0; c < classes; ++c) weighted_sum += class_weight[c] * z[c];
+          for (int64_t c = 0; c < classes; ++c) weighted_sum += class_weight[c] * (l - z[c]);
         } else {
 #pragma omp simd reduction(+ : weighted_sum)
-          for (int64_t c = 0; c < classes; ++c) weighted_sum += z[c];
+          for (int64_t c = 0; c < classes; ++c) weighted_sum += l - z[c];
         }
-        value += smooth * (total_weight * l - weighted_sum);
+        value += smooth * weighted_sum;
       }
       loss[r] = value;
     }

@@ -1,6 +1,7 @@
 #include "scratch.h"
 
 #include <array>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -15,6 +16,7 @@ class GrowingBuffer {
       std::free(data_);
       data_ = nullptr;
       capacity_ = 0;
+      if (static_cast<uint64_t>(count) > (SIZE_MAX - 63) / sizeof(float)) throw std::bad_alloc();
       const size_t bytes = (static_cast<size_t>(count) * sizeof(float) + 63) / 64 * 64;
       data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
       if (!data_) throw std::bad_alloc();

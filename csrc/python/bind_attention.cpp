@@ -60,13 +60,15 @@ AttentionMask read_mask(py::handle obj, const AttentionParams& p, const char* op
     throw py::type_error(std::string(op) + ": argument 'attn_mask' must be a bool or float32 array, got " +
                          dtype_str(obj));
   keep = py::reinterpret_borrow<py::array>(obj);
-  if (keep.dtype().is(py::dtype::of<bool>()))
+  if (has_dtype(keep, py::dtype::of<bool>())) {
     mask.kind = AttentionMask::Kind::boolean;
-  else if (keep.dtype().is(py::dtype::of<float>()))
+  } else if (has_dtype(keep, py::dtype::of<float>())) {
     mask.kind = AttentionMask::Kind::additive;
-  else
+    if (!(keep.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) keep = float32_array(obj, op, "attn_mask");
+  } else {
     throw py::type_error(std::string(op) + ": argument 'attn_mask' must be a bool or float32 array, got " +
                          dtype_str(obj));
+  }
   const std::vector<int64_t> target{p.batch, p.heads, p.len_q, p.len_k};
   if (keep.ndim() > 4)
     throw py::value_error(std::string(op) + ": argument 'attn_mask' must have at most 4 dimensions, got shape " +

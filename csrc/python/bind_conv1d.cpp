@@ -1,6 +1,7 @@
 // _C.conv1d_forward / _C.conv1d_backward: validate shapes and options, release the GIL, call sk::conv1d_*.
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "binding_utils.h"
@@ -29,19 +30,30 @@ Conv1dShape conv_shape(const FloatArray& x, const FloatArray& w, int64_t stride,
   require(groups >= 1, op, "argument 'groups' must be >= 1, got " + std::to_string(groups));
   Conv1dShape s{x.shape(0), x.shape(1), x.shape(2), w.shape(0), w.shape(2), stride, padding.first, padding.second,
                 dilation, groups};
+  require(groups <= std::max<int64_t>(s.in_channels, 1) && groups <= std::max<int64_t>(s.out_channels, 1), op,
+          "argument 'groups' (" + std::to_string(groups) + ") must not exceed the input channels (" +
+              std::to_string(s.in_channels) + ") or the output channels (" + std::to_string(s.out_channels) + ")");
   require(s.in_channels % groups == 0, op,
           "input channels " + std::to_string(s.in_channels) + " are not divisible by groups " + std::to_string(groups));
   require(s.out_channels % groups == 0, op,
           "weight out_channels " + std::to_string(s.out_channels) + " are not divisible by groups " +
               std::to_string(groups));
   require(s.kernel_size >= 1, op, "argument 'weight' must have kernel size >= 1, got shape " + shape_str(w));
-  require(w.shape(1) * groups == s.in_channels, op,
-          "argument 'weight' of shape " + shape_str(w) + " expects " + std::to_string(w.shape(1) * groups) +
+  const int64_t weight_channels = checked_mul(w.shape(1), groups, op, "weight.shape[1] * groups");
+  require(weight_channels == s.in_channels, op,
+          "argument 'weight' of shape " + shape_str(w) + " expects " + std::to_string(weight_channels) +
               " input channels (weight.shape[1] * groups), but 'input' of shape " + shape_str(x) + " has " +
               std::to_string(s.in_channels));
-  require(s.out_length() >= 1, op,
-          "padded input length " + std::to_string(s.length + s.pad_left + s.pad_right) +
-              " is shorter than the dilated kernel size " + std::to_string(s.dilation * (s.kernel_size - 1) + 1));
+  // Every size the kernel derives, checked: the padded length, the dilated kernel's span, and the im2col
+  // workspace (C_in/groups * K) x L_out.
+  const int64_t padded = checked_add(checked_add(s.length, s.pad_left, op, "input length + padding"), s.pad_right, op,
+                                     "input length + padding");
+  const int64_t span = checked_add(checked_mul(dilation, s.kernel_size - 1, op, "dilation * (kernel_size - 1)"), 1, op,
+                                   "the dilated kernel size");
+  require(padded >= span, op,
+          "padded input length " + std::to_string(padded) + " is shorter than the dilated kernel size " +
+              std::to_string(span));
+  checked_product({s.in_channels / groups, s.kernel_size, s.out_length()}, op, "the im2col workspace size");
   return s;
 }
 
@@ -54,6 +66,7 @@ FloatArray conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle
   FloatArray y = empty_float32({s.batch, s.out_channels, s.out_length()});
   const float* bp = data_or_null(b);
   float* yp = y.mutable_data();
+  if (y.size() == 0) return y;  // nothing to compute (an empty batch or no output channels)
   {
     py::gil_scoped_release release;
     conv1d_forward(yp, x.data(), w.data(), bp, s);
@@ -73,6 +86,12 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
   float* dxp = optional_output(input_grad, {s.batch, s.in_channels, s.length}, dx);
   float* dwp = optional_output(weight_grad, {s.out_channels, s.in_channels / s.groups, s.kernel_size}, dw);
   float* dbp = optional_output(bias_grad, {s.out_channels}, db);
+  if (dy.size() == 0 || x.size() == 0) {  // nothing flows: every gradient is zero
+    if (dxp) std::fill(dxp, dxp + x.size(), 0.0f);
+    if (dwp) std::fill(dwp, dwp + w.size(), 0.0f);
+    if (dbp) std::fill(dbp, dbp + s.out_channels, 0.0f);
+    return py::make_tuple(dx, dw, db);
+  }
   {
     py::gil_scoped_release release;
     conv1d_backward(dxp, dwp, dbp, dy.data(), x.data(), w.data(), s);

@@ -21,7 +21,7 @@ Operand make_operand(py::handle obj, const char* op, const char* arg) {
   const int nd = static_cast<int>(a.ndim());
   Operand o{a, nullptr, a.shape(nd - 2), a.shape(nd - 1), 0, nd == 3 ? a.shape(0) : 1, 0, false};
   const py::ssize_t item = sizeof(float);
-  bool aligned = true;
+  bool aligned = (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
   for (int d = 0; d < nd; ++d) aligned = aligned && a.strides(d) % item == 0;
   const int64_t sr = a.strides(nd - 2) / item, sc = a.strides(nd - 1) / item;
   if (aligned && sc == 1 && (sr >= o.cols || o.rows <= 1)) {
@@ -30,7 +30,7 @@ Operand make_operand(py::handle obj, const char* op, const char* arg) {
     o.ld = o.cols <= 1 ? std::max<int64_t>(o.rows, 1) : sc;  // a transposed view of a row-major matrix
     o.transposed = true;
   } else {
-    o.keep = FloatArray::ensure(obj);  // any other layout: one contiguous copy
+    o.keep = float32_array(obj, op, arg);  // any other layout: one contiguous copy (MemoryError if it fails)
     o.ld = std::max<int64_t>(o.cols, 1);
   }
   o.data = static_cast<const float*>(o.keep.data());
@@ -85,7 +85,8 @@ class PackedB {
     const bool tb = trans_b != b.transposed;
     rows_ = trans_b ? b.cols : b.rows;  // K
     cols_ = trans_b ? b.rows : b.cols;  // N
-    data_.resize(static_cast<size_t>(sk::gemm_packed_b_size(rows_, cols_)));
+    // at least one float: an empty B (K = 0) still hands the packer a real pointer
+    data_.resize(static_cast<size_t>(std::max<int64_t>(1, sk::gemm_packed_b_size(rows_, cols_))));
     py::gil_scoped_release release;
     sk::gemm_pack_b(data_.data(), b.data, b.ld, tb, rows_, cols_);
   }

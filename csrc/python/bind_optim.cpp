@@ -25,6 +25,13 @@ void adam_step_binding(py::handle param_obj, py::handle grad_obj, py::handle exp
   float* m = state_array(exp_avg_obj, param, op, "exp_avg");
   float* v = state_array(exp_avg_sq_obj, param, op, "exp_avg_sq");
   float* vmax = max_exp_avg_sq_obj.is_none() ? nullptr : state_array(max_exp_avg_sq_obj, param, op, "max_exp_avg_sq");
+  // Each array written in place must share memory with no other argument.
+  const Named p_{"param", param_obj}, g_{"grad", grad}, m_{"exp_avg", exp_avg_obj}, v_{"exp_avg_sq", exp_avg_sq_obj},
+      vmax_{"max_exp_avg_sq", max_exp_avg_sq_obj};
+  check_no_overlap(p_, {g_, m_, v_, vmax_}, op);
+  check_no_overlap(m_, {g_, v_, vmax_}, op);
+  check_no_overlap(v_, {g_, vmax_}, op);
+  check_no_overlap(vmax_, {g_}, op);
   // The scalars as torch computes them: Python floats (double), rounded to float32 by the tensor ops.
   AdamConfig config{};
   config.beta1 = static_cast<float>(beta1);
@@ -49,6 +56,9 @@ void sgd_step_binding(py::handle param_obj, py::handle grad_obj, py::handle buff
   if (momentum != 0.0 && buffer_obj.is_none())
     throw py::value_error(std::string(op) + ": momentum != 0 needs argument 'momentum_buffer'");
   float* buffer = momentum == 0.0 ? nullptr : state_array(buffer_obj, param, op, "momentum_buffer");
+  const Named p_{"param", param_obj}, g_{"grad", grad}, b_{"momentum_buffer", buffer ? buffer_obj : py::handle(Py_None)};
+  check_no_overlap(p_, {g_, b_}, op);
+  check_no_overlap(b_, {g_}, op);
   SgdConfig config{static_cast<float>(lr), static_cast<float>(momentum), static_cast<float>(dampening),
                    static_cast<float>(weight_decay), nesterov, first_step};
   float* p = param.mutable_data();

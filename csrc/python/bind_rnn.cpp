@@ -43,8 +43,9 @@ Layer validate_layer(const char* op, const std::string& mode, py::handle x_obj, 
   if (s.T < 1 || s.B < 1 || s.I < 1 || s.H < 1)
     throw py::value_error(std::string(op) + ": sequence length, batch, input and hidden sizes must be >= 1, got x " +
                           shape_str(L.x) + " and w_hh " + shape_str(L.w_hh));
-  check_shape(L.w_hh, {L.G * s.H, s.H}, op, "w_hh");
-  check_shape(L.w_ih, {L.G * s.H, s.I}, op, "w_ih");
+  const int64_t GH = checked_mul(L.G, s.H, op, "gates * hidden size (w_hh.shape[1])");
+  check_shape(L.w_hh, {GH, s.H}, op, "w_hh");
+  check_shape(L.w_ih, {GH, s.I}, op, "w_ih");
   if (!lengths_obj.is_none()) {
     L.lengths = index_array(lengths_obj, op, "lengths");
     check_shape(*L.lengths, {s.B}, op, "lengths");
@@ -63,10 +64,11 @@ Layer validate_layer(const char* op, const std::string& mode, py::handle x_obj, 
 int64_t check_column_block(const py::array& a, const RnnShape& s, int64_t column, const char* op, const char* arg) {
   check_ndim(a, 3, op, arg);
   const int64_t d0 = s.batch_first ? s.B : s.T, d1 = s.batch_first ? s.T : s.B;
-  if (a.shape(0) != d0 || a.shape(1) != d1 || column < 0 || column + s.H > a.shape(2))
+  // column + H <= K, written as column <= K - H so that nothing overflows
+  if (a.shape(0) != d0 || a.shape(1) != d1 || a.shape(2) < s.H || column < 0 || column > a.shape(2) - s.H)
     throw py::value_error(std::string(op) + ": argument '" + arg + "' must have shape (" + std::to_string(d0) + ", " +
-                          std::to_string(d1) + ", K) with K >= " + std::to_string(column + s.H) + " (column " +
-                          std::to_string(column) + " + hidden " + std::to_string(s.H) + "), got " + shape_str(a));
+                          std::to_string(d1) + ", K) with columns [" + std::to_string(column) + ", " + std::to_string(column) +
+                          " + hidden " + std::to_string(s.H) + ") within K, got " + shape_str(a));
   return a.shape(2);
 }
 
@@ -92,9 +94,10 @@ py::tuple rnn_forward_binding(const std::string& mode, py::handle x_obj, py::han
   } else {
     y = float32_inplace(out, op, "out");
     y_ld = check_column_block(y, s, out_column, op, "out");
-    for (const py::array& in : {py::array(L.x), py::array(L.w_ih), py::array(L.w_hh)})
-      if (memory_overlaps(y, in))
-        throw py::value_error(std::string(op) + ": 'out' must not share memory with an input");
+    check_no_overlap({"out", y},
+                     {{"x", L.x}, {"w_ih", L.w_ih}, {"w_hh", L.w_hh}, {"b_ih", array_or_none(b_ih)},
+                      {"b_hh", array_or_none(b_hh)}, {"h0", array_or_none(h0)}, {"c0", array_or_none(c0)}},
+                     op);
   }
   FloatArray h_n = empty_float32({s.B, s.H});
   std::optional<FloatArray> c_n;
@@ -135,6 +138,10 @@ py::tuple rnn_backward_binding(const std::string& mode, py::handle x_obj, py::ha
   if (accumulate) {
     dx = float32_inplace(dx_accumulate, op, "dx_accumulate");
     check_shape(*dx, {L.x.shape(0), L.x.shape(1), s.I}, op, "dx_accumulate");
+    check_no_overlap({"dx_accumulate", *dx},
+                     {{"x", L.x}, {"w_ih", L.w_ih}, {"w_hh", L.w_hh}, {"saved", saved}, {"dy", dy},
+                      {"dh_n", array_or_none(dh_n)}, {"dc_n", array_or_none(dc_n)}},
+                     op);
   } else if (need_dx) {
     dx = empty_float32({L.x.shape(0), L.x.shape(1), s.I});
   }

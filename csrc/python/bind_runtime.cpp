@@ -1,4 +1,7 @@
 // Runtime: threads, build information, the FMA-peak probe and the CUDA smoke kernel.
+#include <algorithm>
+#include <thread>
+
 #include "binding_utils.h"
 #include "seqkernels/gemm.h"
 #include "seqkernels/parallel.h"
@@ -16,9 +19,11 @@ SK_REGISTER_BINDINGS(runtime) {
       [](py::object n) {
         if (!py::isinstance<py::int_>(n) || py::isinstance<py::bool_>(n))
           throw py::type_error("set_num_threads: argument 'n' must be an int, got " + dtype_str(n));
-        long long v = n.cast<long long>();
-        if (v < 1 || v > 4096)
-          throw py::value_error("set_num_threads: argument 'n' must be between 1 and 4096, got " + std::to_string(v));
+        int overflow = 0;  // beyond long long: out of range too (a cast would raise pybind's RuntimeError)
+        const long long v = PyLong_AsLongLongAndOverflow(n.ptr(), &overflow);
+        if (overflow || v < 1 || v > 4096)
+          throw py::value_error("set_num_threads: argument 'n' must be between 1 and 4096, got " +
+                                std::string(py::str(n)));
         sk::set_num_threads(static_cast<int>(v));
       },
       py::arg("n"), "Sets the number of threads every kernel uses (>= 1).");
@@ -62,12 +67,15 @@ SK_REGISTER_BINDINGS(runtime) {
 
   m.def(
       "measure_fma_peak",
-      [](int threads, double seconds) {
-        if (threads < 1) throw py::value_error("measure_fma_peak: argument 'threads' must be >= 1, got " + std::to_string(threads));
+      [](int64_t threads, double seconds) {
+        // More threads than the machine runs at once measure nothing but oversubscription (and thousands of
+        // busy-waiting threads, or OpenMP's own exit when it cannot create them).
+        const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+        check_range(threads, 1, hardware, "measure_fma_peak", "threads");
         if (!(seconds > 0.0 && seconds <= 60.0))
           throw py::value_error("measure_fma_peak: argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
         py::gil_scoped_release release;
-        return sk::measure_fma_peak_gflops(threads, seconds);
+        return sk::measure_fma_peak_gflops(static_cast<int>(threads), seconds);
       },
       py::arg("threads"), py::arg("seconds") = 0.25,
       "Measured FP32 FMA peak in GFLOP/s with the given number of threads.");
@@ -78,6 +86,7 @@ SK_REGISTER_BINDINGS(runtime) {
       [](float alpha, py::handle x, py::handle y) {
         auto xa = float32_array(x, "cuda_axpy", "x");
         auto ya = float32_inplace(y, "cuda_axpy", "y");
+        check_no_overlap({"y", ya}, {{"x", xa}}, "cuda_axpy");
         if (xa.size() != ya.size())
           throw py::value_error("cuda_axpy: 'x' and 'y' must have the same size, got " + shape_str(xa) + " and " +
                                 shape_str(ya));

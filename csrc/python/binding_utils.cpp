@@ -1,5 +1,7 @@
 #include "binding_utils.h"
 
+#include "seqkernels/checked_math.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
@@ -69,8 +71,54 @@ std::string dtype_str(py::handle obj) {
   return std::string(py::str(py::type::handle_of(obj).attr("__name__")));
 }
 
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t r;
+  if (!sk::checked_add(a, b, &r))
+    throw py::value_error(std::string(op) + ": " + what + " overflows int64 (" + std::to_string(a) + " + " +
+                          std::to_string(b) + ")");
+  return r;
+}
+
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what) {
+  int64_t r;
+  if (!sk::checked_mul(a, b, &r))
+    throw py::value_error(std::string(op) + ": " + what + " overflows int64 (" + std::to_string(a) + " * " +
+                          std::to_string(b) + ")");
+  return r;
+}
+
+int64_t checked_product(const std::vector<int64_t>& dims, const char* op, const char* what) {
+  int64_t r = 1;
+  for (int64_t d : dims) r = checked_mul(r, d, op, what);
+  return r;
+}
+
+void check_range(int64_t value, int64_t lo, int64_t hi, const char* op, const char* arg) {
+  if (value < lo || value > hi)
+    throw py::value_error(std::string(op) + ": argument '" + arg + "' must be in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "], got " + std::to_string(value));
+}
+
+bool has_dtype(const py::array& a, const py::dtype& want) {
+  return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), want.ptr());
+}
+
+namespace {
+// `obj` (already of dtype T, or castable when `cast`) as a C-contiguous, aligned array of T: the object itself
+// when it is one, else numpy's copy. A failed copy raises numpy's exception (MemoryError), never a null array.
+template <class T>
+py::array_t<T, py::array::c_style> contiguous(py::handle obj, bool cast) {
+  using api = py::detail::npy_api;
+  const int flags = api::NPY_ARRAY_ENSUREARRAY_ | api::NPY_ARRAY_C_CONTIGUOUS_ | api::NPY_ARRAY_ALIGNED_ |
+                    (cast ? api::NPY_ARRAY_FORCECAST_ : 0);
+  PyObject* r = api::get().PyArray_FromAny_(obj.ptr(), py::dtype::of<T>().release().ptr(), 0, 0, flags, nullptr);
+  if (!r) throw py::error_already_set();
+  return py::reinterpret_steal<py::array_t<T, py::array::c_style>>(r);
+}
+}  // namespace
+
 py::array require_float32(py::handle obj, const char* op, const char* arg) {
-  if (!py::isinstance<py::array>(obj) || !py::reinterpret_borrow<py::array>(obj).dtype().is(py::dtype::of<float>()))
+  if (!py::isinstance<py::array>(obj) || !has_dtype(py::reinterpret_borrow<py::array>(obj), py::dtype::of<float>()))
     throw py::type_error(std::string(op) + ": argument '" + arg + "' must be a float32 array, got " +
                          dtype_str(obj));
   return py::reinterpret_borrow<py::array>(obj);
@@ -78,7 +126,7 @@ py::array require_float32(py::handle obj, const char* op, const char* arg) {
 
 FloatArray float32_array(py::handle obj, const char* op, const char* arg) {
   require_float32(obj, op, arg);
-  return FloatArray::ensure(obj);  // copies only when not C-contiguous
+  return contiguous<float>(obj, false);  // copies only when not C-contiguous or not aligned
 }
 
 FloatArray float32_inplace(py::handle obj, const char* op, const char* arg) {
@@ -86,6 +134,8 @@ FloatArray float32_inplace(py::handle obj, const char* op, const char* arg) {
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(op) + ": argument '" + arg +
                           "' is written in place and must be C-contiguous");
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(std::string(op) + ": argument '" + arg + "' is written in place and must be aligned");
   if (!a.writeable())
     throw py::value_error(std::string(op) + ": argument '" + arg + "' is written in place but is read-only");
   return py::reinterpret_borrow<FloatArray>(obj);
@@ -96,7 +146,7 @@ py::array_t<int64_t, py::array::c_style> index_array(py::handle obj, const char*
     auto a = py::reinterpret_borrow<py::array>(obj);
     char kind = a.dtype().kind();
     if ((kind == 'i' || kind == 'u') && a.itemsize() <= 8 && !(kind == 'u' && a.itemsize() == 8))
-      return py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+      return contiguous<int64_t>(obj, true);
   }
   throw py::type_error(std::string(op) + ": argument '" + arg + "' must be an integer array (int32 or int64), got " +
                        dtype_str(obj));
@@ -200,13 +250,20 @@ FloatArray empty_float32(const std::vector<int64_t>& shape) {
 }
 
 FloatArray recycled_float32(const std::vector<int64_t>& shape) {
-  int64_t count = 1;
-  for (int64_t d : shape) count *= d;
+  const int64_t count = checked_product(shape, "recycled_float32", "the array size");
+  if (count > PTRDIFF_MAX / static_cast<int64_t>(sizeof(float))) throw std::bad_alloc();  // MemoryError
   const size_t bytes = static_cast<size_t>(count) * sizeof(float);
   if (bytes < BlockCache::kMinBytes) return empty_float32(shape);
   size_t capacity = 0;
   void* data = BlockCache::instance().take(bytes, &capacity);
-  py::capsule owner(new CachedBlock{data, capacity}, [](void* p) {
+  CachedBlock* block;
+  try {
+    block = new CachedBlock{data, capacity};
+  } catch (...) {
+    BlockCache::instance().give_back(data, capacity);
+    throw;
+  }
+  py::capsule owner(block, [](void* p) {
     auto* block = static_cast<CachedBlock*>(p);
     BlockCache::instance().give_back(block->data, block->bytes);
     delete block;
@@ -234,5 +291,17 @@ bool memory_overlaps(const py::array& a, const py::array& b) {
   auto [alo, ahi] = byte_bounds(a);
   auto [blo, bhi] = byte_bounds(b);
   return alo < bhi && blo < ahi && alo != ahi && blo != bhi;
+}
+}  // namespace sk::bind
+
+namespace sk::bind {
+void check_no_overlap(const Named& out, std::initializer_list<Named> inputs, const char* op) {
+  if (out.array.is_none()) return;
+  const auto o = py::reinterpret_borrow<py::array>(out.array);
+  for (const Named& in : inputs)
+    if (!in.array.is_none() && py::isinstance<py::array>(in.array) &&
+        memory_overlaps(o, py::reinterpret_borrow<py::array>(in.array)))
+      throw py::value_error(std::string(op) + ": argument '" + out.name + "' (written) must not share memory with '" +
+                            in.name + "'");
 }
 }  // namespace sk::bind

@@ -3,12 +3,15 @@
 // binding file adds its functions to seqkernels._C.
 //
 // Errors follow DESIGN.md: TypeError for a wrong dtype/type, ValueError for a shape or option,
-// IndexError for an id out of range; each names the argument, what was expected and what came.
+// IndexError for an id out of range, MemoryError when an allocation (a copy, an output) fails; each names
+// the argument, what was expected and what came. dtypes are compared by equality, not identity (an array
+// from pickle, multiprocessing or shared memory carries its own dtype object).
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -34,13 +37,25 @@ std::string shape_str(const std::vector<int64_t>& shape);
 // The dtype of `obj` as numpy spells it ("float64"), or the Python type name if it is no array.
 std::string dtype_str(py::handle obj);
 
+// ---- checked arithmetic (seqkernels/checked_math.h) raising ValueError "op: <what> overflows int64" ----
+int64_t checked_add(int64_t a, int64_t b, const char* op, const char* what);
+int64_t checked_mul(int64_t a, int64_t b, const char* op, const char* what);
+// The product of `dims` (an element count), checked.
+int64_t checked_product(const std::vector<int64_t>& dims, const char* op, const char* what);
+// `value` must lie in [lo, hi]; else ValueError naming `arg`.
+void check_range(int64_t value, int64_t lo, int64_t hi, const char* op, const char* arg);
+
+// True when `a` has dtype `want` (by equality, not identity).
+bool has_dtype(const py::array& a, const py::dtype& want);
+
 // `obj` itself when it is a float32 array (any layout); any other dtype or type raises TypeError naming
 // `op` and `arg`.
 py::array require_float32(py::handle obj, const char* op, const char* arg);
 // `obj` as a C-contiguous float32 array. A float32 array is used without a copy when already
-// C-contiguous and copied otherwise; any other dtype raises TypeError naming `op` and `arg`.
+// C-contiguous and aligned, and copied otherwise (a failed copy raises MemoryError); any other dtype raises
+// TypeError naming `op` and `arg`.
 FloatArray float32_array(py::handle obj, const char* op, const char* arg);
-// `obj` must already be a writable, C-contiguous float32 array (it is written in place).
+// `obj` must already be a writable, aligned, C-contiguous float32 array (it is written in place).
 FloatArray float32_inplace(py::handle obj, const char* op, const char* arg);
 // Integer ids (int32 or int64, any shape) as a C-contiguous int64 array; other dtypes raise TypeError.
 py::array_t<int64_t, py::array::c_style> index_array(py::handle obj, const char* op, const char* arg);
@@ -64,4 +79,13 @@ FloatArray recycled_float32(const std::vector<int64_t>& shape);
 namespace sk::bind {
 // True when the memory spanned by the two arrays overlaps (an output must not alias an input).
 bool memory_overlaps(const py::array& a, const py::array& b);
+
+// An array argument and its name, for check_no_overlap.
+struct Named {
+  const char* name;
+  py::handle array;  // a numpy array, or None (skipped)
+};
+// The output `out` (written by the kernel) must share no memory with any of `inputs`; else ValueError naming
+// both. Every output a binding writes into a caller's array is checked against every array the kernel reads.
+void check_no_overlap(const Named& out, std::initializer_list<Named> inputs, const char* op);
 }  // namespace sk::bind

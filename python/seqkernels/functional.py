@@ -25,10 +25,14 @@ from .tensor import Tensor
 _wrap = Tensor._from_op
 
 
-def _tensor(x):
-    """A numpy array as a Tensor (without a copy), so every op below returns a Tensor; anything else as it is
-    (the op layer rejects what is not an array)."""
-    return _wrap(x, None, 0) if type(x) is np.ndarray else x
+def _tensor(x, name="input"):
+    """A numpy array as a Tensor (without a copy), so every op below returns a Tensor; a Tensor as it is;
+    anything else a TypeError naming the argument (as torch's ``argument 'input' must be Tensor``)."""
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return _wrap(x, None, 0)
+    raise TypeError(f"argument '{name}' must be a Tensor or numpy array, got {type(x).__name__}")
 
 
 def _apply(fn, op_forward, *args):
@@ -137,7 +141,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
     """Rows of ``weight`` (num_embeddings, dim) for int32/int64 ids ``input`` of any shape:
     ``torch.nn.functional.embedding``. ``padding_idx`` (negative counts from the end) gets no gradient;
     ``max_norm`` renormalises looked-up rows in place first; ``sparse=True`` leaves a ``SparseGrad`` on weight."""
-    return Embedding.apply(_tensor(weight), _array(input), padding_idx, max_norm, norm_type, bool(scale_grad_by_freq),
+    return Embedding.apply(_tensor(weight, "weight"), _array(input), padding_idx, max_norm, norm_type, bool(scale_grad_by_freq),
                            bool(sparse))
 
 
@@ -160,7 +164,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
         if not isinstance(t, (Tensor, np.ndarray)):
             raise TypeError(f"scaled_dot_product_attention: argument '{name}' must be a Tensor, got "
                             f"{type(t).__name__}")
-    return ScaledDotProductAttention.apply(_tensor(query), key, value, _array(attn_mask), float(dropout_p),
+    if not (isinstance(attn_mask, Tensor) and attn_mask.requires_grad and attn_mask.dtype == np.float32):
+        attn_mask = _array(attn_mask)  # a float mask that requires grad stays a Tensor: it gets a gradient
+    return ScaledDotProductAttention.apply(_tensor(query, "query"), key, value, attn_mask, float(dropout_p),
                                            bool(is_causal), None if scale is None else float(scale),
                                            bool(enable_gqa), causal_alignment)
 

@@ -6,15 +6,22 @@ multiple of 8), then the raw little-endian C-order bytes of every tensor. The he
 may hold ``"__metadata__"``: a str -> str map. Files interoperate with the ``safetensors`` package and
 Hugging Face checkpoints (BF16 tensors load as float32).
 
-Writes are atomic: the file is written to a temporary name in the same directory, fsync'ed, then
-renamed over the target with ``os.replace``; an exception or a kill mid-save leaves the old file intact.
+Writes are atomic: the file is written to a temporary name in the same directory
+(``.<name>.<pid>.sktmp``), fsync'ed, then renamed over the target with ``os.replace``; an exception or a
+kill mid-save leaves the old file intact. A kill leaves that temporary file behind; the next save to the
+same destination removes every such file whose process is gone, so kills never accumulate litter. A
+destination that is a symbolic link is written through (the link's target is replaced, the link stays, as
+``cp`` and editors do). A new file gets the mode ``open()`` would give it (0o666 less the umask); a file
+replaced keeps its mode.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import struct
-import tempfile
+import threading
 from collections import OrderedDict
 from typing import Dict, Mapping, Optional
 
@@ -79,11 +86,19 @@ def save(state_dict: Mapping[str, object], path, metadata: Optional[Mapping[str,
             raise ValueError(f"save: tensor names must be strings other than '__metadata__', got {name!r}")
     arrays = OrderedDict((name, _as_array(name, value)) for name, value in state_dict.items())
     header = _header(arrays, metadata)
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    path = os.path.realpath(os.fspath(path))  # through symbolic links: the link stays, its target is replaced
+    directory, name = os.path.split(path)
+    _remove_stale_temporaries(directory, name)
+    tmp = os.path.join(directory, f".{name}.{os.getpid()}.{threading.get_ident()}{_TMP_SUFFIX}")
+    try:
+        mode = os.stat(path).st_mode & 0o7777  # a file replaced keeps its mode
+    except OSError:
+        mode = None  # a new file: 0o666 less the umask, as open() gives
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
             f.write(header)
             for arr in arrays.values():
                 _write_array(f, arr)
@@ -97,6 +112,37 @@ def save(state_dict: Mapping[str, object], path, metadata: Optional[Mapping[str,
             pass
         raise
     _fsync_directory(directory)
+
+
+_TMP_SUFFIX = ".sktmp"
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Removes the temporary files that saves to ``name`` killed mid-write left behind (their process is gone)."""
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)\.\d+" + re.escape(_TMP_SUFFIX) + "$")
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.match(entry)
+        if match and not _process_alive(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(directory, entry))
+            except OSError:
+                pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # ours (another thread may be saving); Windows: os.kill terminates
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's live process (or no such pid on this platform): leave it
+    return True
 
 
 def _fsync_directory(directory: str) -> None:
@@ -122,10 +168,14 @@ def _read_header(f, path: str, size: int):
         raise ValueError(f"load: '{path}' is not a safetensors file: header size {n} exceeds the file ({size} bytes)")
     try:
         header = json.loads(f.read(n).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"load: '{path}' has a corrupt header: {exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: hostile nesting
+        raise ValueError(f"load: '{path}' has a corrupt header: {type(exc).__name__}: {exc}") from None
     if not isinstance(header, dict):
         raise ValueError(f"load: '{path}' has a corrupt header: expected a JSON object")
+    metadata = header.get("__metadata__")
+    if metadata is not None and not (isinstance(metadata, dict) and
+                                     all(isinstance(v, str) for v in metadata.values())):
+        raise ValueError(f"load: '{path}' has a corrupt header: '__metadata__' must map str to str")
     return header, 8 + n
 
 
@@ -157,7 +207,7 @@ def load(path) -> "OrderedDict[str, np.ndarray]":
         if not isinstance(shape, list) or not all(isinstance(s, int) and s >= 0 for s in shape):
             raise ValueError(f"load: '{path}': tensor '{name}' has an invalid shape {shape!r}")
         dtype = np.dtype("<u2") if code == _BF16 else _CODE_TO_DTYPE[code]
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # exact (numpy's int64 product could wrap)
         if begin != expected_begin or end - begin != count * dtype.itemsize or end > len(data):
             raise ValueError(f"load: '{path}': tensor '{name}' has data_offsets [{begin}, {end}], inconsistent "
                              f"with its shape {shape} and dtype {code} or with its neighbours "

@@ -6,6 +6,8 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <exception>
+#include <mutex>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -33,6 +35,28 @@ inline bool in_parallel_region() {
 #endif
 }
 
+// The first exception thrown on any thread of a parallel region (std::bad_alloc from a scratch buffer), kept
+// and rethrown on the calling thread once the region ends: an exception must not leave an OpenMP region.
+class RegionExceptions {
+ public:
+  template <class Fn>
+  void run(Fn&& fn) noexcept {
+    try {
+      fn();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!first_) first_ = std::current_exception();
+    }
+  }
+  void rethrow() {
+    if (first_) std::rethrow_exception(first_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::exception_ptr first_;
+};
+
 // Runs fn(begin, end) on contiguous chunks of [0, n) split over at most num_threads() threads, each
 // chunk holding at least `grain` items (so tiny ranges stay on one thread). Chunks are a static,
 // deterministic partition: thread t always gets the same chunk for the same n.
@@ -46,13 +70,15 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
     return;
   }
 #ifdef _OPENMP
+  RegionExceptions errors;
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num();
     int count = omp_get_num_threads();
-    int64_t begin = n * t / count, end = n * (t + 1) / count;
-    if (begin < end) fn(begin, end);
+    int64_t begin = n * t / count, end = n * (t + 1) / count;  // n * t: n is an array extent, t < 4096
+    if (begin < end) errors.run([&] { fn(begin, end); });
   }
+  errors.rethrow();
 #else
   fn(int64_t{0}, n);
 #endif
@@ -66,8 +92,10 @@ void parallel_region(int threads, Fn&& fn) {
     return;
   }
 #ifdef _OPENMP
+  RegionExceptions errors;
 #pragma omp parallel num_threads(threads)
-  fn(omp_get_thread_num(), omp_get_num_threads());
+  errors.run([&] { fn(omp_get_thread_num(), omp_get_num_threads()); });
+  errors.rethrow();
 #else
   fn(0, 1);
 #endif

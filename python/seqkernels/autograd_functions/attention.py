@@ -15,4 +15,7 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx, dy):
-        return A.sdpa_backward(dy, *ctx.saved, *ctx.options, needs=ctx.needs_input_grad[:3])
+        grads = A.sdpa_backward(dy, *ctx.saved, *ctx.options, needs=ctx.needs_input_grad[:3])
+        if not ctx.needs_input_grad[3]:  # a float attn_mask that requires grad gets the scores' gradient
+            return grads
+        return grads + (A.sdpa_mask_backward(dy, *ctx.saved, *ctx.options),)

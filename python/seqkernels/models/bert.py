@@ -13,7 +13,6 @@ mask passed as a (N, 1, 1, L) boolean view, never expanded.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import warnings
 from collections import namedtuple
@@ -24,6 +23,7 @@ import numpy as np
 from .. import functional as F
 from ..nn import Dropout, Embedding, LayerNorm, Linear, Module, ModuleList, init
 from ..tensor import Tensor
+from .._jsonfile import read_object
 
 BaseModelOutput = namedtuple("BaseModelOutput", ["last_hidden_state", "pooler_output", "attentions"],
                              defaults=(None,))
@@ -73,8 +73,7 @@ class BertConfig:
     @classmethod
     def from_pretrained(cls, folder, **overrides) -> "BertConfig":
         path = os.path.join(os.fspath(folder), "config.json")
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f), **overrides)
+        return cls.from_dict(read_object(path), **overrides)
 
     def to_dict(self) -> Dict:
         values = dataclasses.asdict(self)

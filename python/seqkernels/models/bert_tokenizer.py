@@ -16,13 +16,14 @@ Special tokens written in the text ("[SEP]", ...) are kept whole, as Hugging Fac
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import unicodedata
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
+
+from .._jsonfile import read_object
 
 SPECIAL_TOKENS = ("[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]")
 
@@ -32,7 +33,9 @@ def _is_whitespace(ch: str) -> bool:
 
 
 def _is_control(ch: str) -> bool:
-    return ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cf")
+    # control, format, private use (removed as transformers' BertNormalizer does); unassigned code points (Cn)
+    # are kept there (and become [UNK]), so here too
+    return ch not in "\t\n\r" and unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs")
 
 
 def _is_punctuation(ch: str) -> bool:
@@ -80,8 +83,7 @@ class BertTokenizer:
         options = {}
         config_path = os.path.join(folder, "tokenizer_config.json")
         if os.path.exists(config_path):
-            with open(config_path, encoding="utf-8") as f:
-                config = json.load(f)
+            config = read_object(config_path)
             options = {k: config[k] for k in ("do_lower_case", "strip_accents", "tokenize_chinese_chars",
                                               "model_max_length") if k in config}
             if options.get("model_max_length", 0) > 1 << 30:  # transformers' "no limit" sentinel
@@ -92,10 +94,10 @@ class BertTokenizer:
             with open(vocab_path, encoding="utf-8") as f:
                 vocab = [line.rstrip("\n") for line in f]
         elif os.path.exists(json_path):
-            with open(json_path, encoding="utf-8") as f:
-                model = json.load(f)["model"]
-            if model.get("type") != "WordPiece":
-                raise ValueError(f"BertTokenizer: '{json_path}' holds a {model.get('type')} model, not WordPiece")
+            model = read_object(json_path).get("model")
+            if not isinstance(model, dict) or model.get("type") != "WordPiece":
+                raise ValueError(f"BertTokenizer: '{json_path}' holds a {model.get('type') if isinstance(model, dict) else model!r} model, "
+                                 "not WordPiece")
             vocab = model["vocab"]
         else:
             raise FileNotFoundError(f"BertTokenizer.from_pretrained: '{folder}' has neither vocab.txt nor "

@@ -42,6 +42,11 @@ def _loadable(source: np.dtype, target: np.dtype) -> bool:
     return source.kind == target.kind
 
 
+
+class StateDictError(ValueError, RuntimeError):
+    """A state_dict that does not fit the module: a ValueError (the promised type for bad input) that is also
+    the RuntimeError torch raises, so code written for either catches it."""
+
 class Module:
     """Base class of every layer and model; subclasses set attributes in ``__init__`` and define ``forward``."""
 
@@ -275,7 +280,7 @@ class Module:
         if wrong_dtype:
             errors.append("wrong dtypes: " + "; ".join(wrong_dtype))
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
+            raise StateDictError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
         for key, arr in arrays.items():
             np.copyto(own[key].data, arr, casting="unsafe")
         return IncompatibleKeys(missing, unexpected)

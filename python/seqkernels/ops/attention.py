@@ -103,6 +103,31 @@ def sdpa_backward(dy, query, key, value, out, lse, seed, attn_mask=None, dropout
             dv.reshape(value.shape) if needs[2] else None)
 
 
+def sdpa_mask_backward(dy, query, key, value, out, lse, seed, attn_mask, dropout_p=0.0, is_causal=False, scale=None,
+                       enable_gqa=False, causal_alignment="top_left"):
+    """d loss / d attn_mask for a float mask (added to the scores): the scores' gradient
+    dS = P * (dy vᵀ - rowsum(dy * out)), P = exp(q kᵀ · scale + mask - lse), summed over the dims the mask was
+    broadcast along. Materialises the (..., Lq, Lk) scores, as any mask gradient must; without dropout only
+    (the kernel's dropout mask is not reproduced here)."""
+    if dropout_p > 0.0:
+        raise ValueError(f"{_OP}: the gradient of a float 'attn_mask' needs dropout_p = 0, got {dropout_p}")
+    q, k, v = (x.astype(np.float64) for x in (query, key, value))
+    if k.shape[-3] != q.shape[-3]:  # grouped-query heads: each key/value head serves consecutive query heads
+        k, v = (np.repeat(x, q.shape[-3] // x.shape[-3], axis=-3) for x in (k, v))
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ np.swapaxes(k, -1, -2) * scale + attn_mask
+    row_lse = lse.reshape(query.shape[:-1])[..., None].astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        p = np.where(np.isfinite(row_lse), np.exp(scores - row_lse), 0.0)  # a fully masked row: no gradient
+    dy = np.asarray(dy, dtype=np.float64).reshape(query.shape)
+    delta = np.sum(dy * out, axis=-1, keepdims=True)
+    ds = p * (dy @ np.swapaxes(v, -1, -2) - delta)
+    extra = ds.ndim - attn_mask.ndim
+    ds = ds.sum(axis=tuple(range(extra))) if extra else ds
+    axes = tuple(i for i, n in enumerate(attn_mask.shape) if n == 1 and ds.shape[i] != 1)
+    return (ds.sum(axis=axes, keepdims=True) if axes else ds).astype(np.float32)
+
+
 # ---- torch.nn.MultiheadAttention's masks ----------------------------------------------------------------------
 
 def _mha_mask_array(mask, name: str):

@@ -14,6 +14,8 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 import numpy as np
 
+from .._jsonfile import loads_object
+
 DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 MATRIX_MODES = ("binary", "count", "tfidf", "freq")
 
@@ -207,9 +209,15 @@ class Tokenizer:
 
 def tokenizer_from_json(json_string: str) -> Tokenizer:
     """Rebuilds a ``Tokenizer`` from ``Tokenizer.to_json()`` (ours or Keras's)."""
-    config = dict(json.loads(json_string).get("config"))
-    tables = {name: json.loads(config.pop(name))
-              for name in ("word_counts", "word_docs", "index_docs", "index_word", "word_index")}
+    if not isinstance(json_string, (str, bytes, bytearray)):
+        raise TypeError(f"tokenizer_from_json: argument 'json_string' must be a str, got {type(json_string).__name__}")
+    config = loads_object(json_string, "tokenizer_from_json: argument 'json_string'").get("config")
+    names = ("word_counts", "word_docs", "index_docs", "index_word", "word_index")
+    if not isinstance(config, dict) or not all(isinstance(config.get(name), str) for name in names):
+        raise ValueError("tokenizer_from_json: argument 'json_string' is not a serialized Tokenizer (a 'config' "
+                         f"object with the JSON strings {', '.join(names)})")
+    config = dict(config)
+    tables = {name: loads_object(config.pop(name), f"tokenizer_from_json: '{name}'") for name in names}
     tokenizer = Tokenizer(**config)
     tokenizer.word_counts = OrderedDict(tables["word_counts"])
     tokenizer.word_docs = defaultdict(int, tables["word_docs"])
