@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from seqkernels.apps import ner
+from seqkernels.apps.training import epoch_plan
 
 
 class TorchCRF(torch.nn.Module):
@@ -101,12 +102,10 @@ def train_torch_tagger(data, model="bilstm-crf", epochs=None, batch_size=None, l
         net = transformers.BertForTokenClassification.from_pretrained(folder, num_labels=len(tags))
         arrays = ner.encode_pieces(tokenizer, train_words, tag_ids, train_tags, max_len)[:3]
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
-    steps_per_epoch = -(-len(train_words) // batch_size)
-    total = epochs * steps_per_epoch
+    plan = epoch_plan(len(train_words), batch_size, epochs, seed)
+    total = epochs * len(plan[0])
     sched = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: 1.0) if model == "bilstm-crf"
                                               else (lambda s: max(0.0, 1.0 - s / total)))
-    rng = np.random.default_rng(seed)
-
     def tag(sentences):
         net.eval()
         out = []
@@ -126,7 +125,7 @@ def train_torch_tagger(data, model="bilstm-crf", epochs=None, batch_size=None, l
     for epoch in range(epochs):
         net.train()
         start = time.perf_counter()
-        for b in np.array_split(rng.permutation(len(train_words)), steps_per_epoch):
+        for b in plan[epoch]:
             batch = [a[b] for a in arrays]
             keep = max(1, int((batch[0] != ner.PAD).sum(1).max())) if model == "bilstm-crf" else int(batch[1].sum(1).max())
             batch = [torch.from_numpy(a[:, :keep]) for a in batch]
@@ -195,7 +194,7 @@ def train_torch_sentiment(model, seed=0, epochs=None, data=None, log=print):
         net = transformers.BertForSequenceClassification.from_pretrained(encoder.folder, num_labels=2)
     opt = (torch.optim.AdamW(net.parameters(), lr=hyper["lr"], weight_decay=0.01) if model == "minilm"
            else torch.optim.Adam(net.parameters(), lr=hyper["lr"]))
-    plan = S.batches(len(texts), hyper["batch_size"], hyper["epochs"], seed)
+    plan = epoch_plan(len(texts), hyper["batch_size"], hyper["epochs"], seed)
     total = sum(map(len, plan))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, (lambda s: max(0.0, 1.0 - s / total)) if model == "minilm"
                                               else (lambda s: 1.0))
@@ -257,7 +256,7 @@ def torch_fine_tune(bert, embed, train_pairs, seed=0, log=print):
     torch.manual_seed(seed)
     h = qa.HYPER
     opt = torch.optim.AdamW(bert.parameters(), lr=h["lr"], weight_decay=0.01)
-    plan = qa.contrastive_batches(len(train_pairs), h["batch_size"], h["epochs"], seed)
+    plan = epoch_plan(len(train_pairs), h["batch_size"], h["epochs"], seed)
     total = sum(map(len, plan))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: max(0.0, 1.0 - s / total))
     bert.train()

@@ -87,3 +87,21 @@ def test_cli_search_caches_corpus_embeddings(minilm, tmp_path, capsys):
     corpus.write_text("Only one line now.\n")  # the file changed: embeddings are recomputed
     cli.main(["search", "--corpus", str(corpus), "-k", "1", "boiling water"])
     assert "Only one line now." in capsys.readouterr().out
+
+
+def test_fine_tune_pulls_pairs_together_and_keeps_the_encoders_length(minilm):
+    from seqkernels.models.sentence_encoder import SentenceEncoder
+
+    pairs = [("what is your name", "my name is bot"), ("how old are you", "I am two years old"),
+             ("do you like music", "I enjoy jazz"), ("where do you live", "in the cloud")]
+    enc = SentenceEncoder.from_pretrained(minilm)
+    q0, a0 = (enc.encode([p[i] for p in pairs]) for i in (0, 1))
+    seconds = qa.fine_tune(enc, pairs, log=lambda *_: None)
+    q1, a1 = (enc.encode([p[i] for p in pairs]) for i in (0, 1))
+    assert seconds > 0 and enc.max_seq_length == 256  # training cut texts to HYPER["max_len"], not the encoder
+
+    def margin(q, a):  # mean cosine of true pairs minus the mean of the others
+        s = q @ a.T
+        return np.diag(s).mean() - (s.sum() - np.trace(s)) / (s.size - len(s))
+
+    assert margin(q1, a1) > margin(q0, a0) + 0.01

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import warnings
 from collections import Counter
 from typing import Dict, List, Sequence, Tuple
@@ -26,6 +25,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 from .registry import Task, positive_int, register_task
+from .training import epoch_plan, fit
 
 MODELS = ("bilstm-crf", "minilm")
 PAD, UNK = 0, 1
@@ -271,40 +271,31 @@ def train_tagger(data, model: str = "bilstm-crf", epochs=None, batch_size=None, 
     arrays = tagger.encode(train_words, train_tags)
     params = list(net.parameters())
     opt = optim.Adam(params, lr=lr) if model == "bilstm-crf" else optim.AdamW(params, lr=lr, weight_decay=0.01)
-    steps_per_epoch = -(-len(train_words) // batch_size)
-    total = epochs * steps_per_epoch
-    schedule = (lambda step: 1.0) if model == "bilstm-crf" else (lambda step: max(0.0, 1.0 - step / total))
-    rng = np.random.default_rng(seed)
+    plan = epoch_plan(len(train_words), batch_size, epochs, seed)
     log(f"{len(train_words)} training / {len(data['val'][0])} validation / {len(data['test'][0])} test sentences, "
-        f"{len(config['tags'])} tags; model {model}, {epochs} epochs of {steps_per_epoch} steps, batch {batch_size}, "
+        f"{len(config['tags'])} tags; model {model}, {epochs} epochs of {len(plan[0])} steps, batch {batch_size}, "
         f"lr {lr}")
-    best_f1, best_state, step, seconds = -1.0, None, 0, 0.0
-    for epoch in range(epochs):
-        net.train()
-        start = time.perf_counter()
-        total_loss = 0.0
-        for b in np.array_split(rng.permutation(len(train_words)), steps_per_epoch):
-            batch = [a[b] for a in arrays]
-            if tokenizer is None:  # trim to the batch's longest sentence
-                keep = max(1, int((batch[0] != PAD).sum(axis=1).max()))
-            else:
-                keep = int(batch[1].sum(axis=1).max())
-            batch = [a[:, :keep] for a in batch]
-            for group in opt.param_groups:
-                group["lr"] = lr * schedule(step)
-            loss = tagger.loss(batch)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total_loss += float(loss)
-            step += 1
-        seconds += time.perf_counter() - start
+
+    def loss_of(idx):
+        batch = [a[idx] for a in arrays]
+        if tokenizer is None:  # trim to the batch's longest sentence
+            keep = max(1, int((batch[0] != PAD).sum(axis=1).max()))
+        else:
+            keep = int(batch[1].sum(axis=1).max())
+        return tagger.loss([a[:, :keep] for a in batch])
+
+    best = {"f1": -1.0, "state": None}
+
+    def validate(epoch, seconds, losses):
         val = entity_report([_known(t, config["tags"]) for t in data["val"][1]], tagger.tag(data["val"][0]))
         f1 = val["micro avg"]["f1-score"]
-        log(f"epoch {epoch + 1}/{epochs}: loss {total_loss / steps_per_epoch:.4f}, validation micro-F1 {f1:.4f} "
+        log(f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.4f}, validation micro-F1 {f1:.4f} "
             f"({seconds:.1f} s training so far)")
-        if f1 > best_f1:
-            best_f1, best_state = f1, copy.deepcopy(net.state_dict())
+        if f1 > best["f1"]:
+            best.update(f1=f1, state=copy.deepcopy(net.state_dict()))
+
+    seconds = fit(net, opt, plan, loss_of, lr, decay=model != "bilstm-crf", after_epoch=validate)
+    best_f1, best_state = best["f1"], best["state"]
     net.load_state_dict(best_state)
     test = entity_report([_known(t, config["tags"]) for t in data["test"][1]], tagger.tag(data["test"][0]))
     return tagger, {"val_f1": best_f1, "test": test, "train_seconds": seconds, "epochs": epochs}

@@ -13,12 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from .registry import Command, positive_int, register_command
+from .training import epoch_plan, fit
 
 HYPER = {"epochs": 2, "batch_size": 32, "lr": 5e-5, "scale": 20.0, "max_len": 64}
 
@@ -59,38 +59,27 @@ def evaluate(encode, test_pairs, answers) -> Dict[str, float]:
     return retrieval_scores(ranked, [gold[q] for q in questions])
 
 
-def contrastive_batches(count: int, batch_size: int, epochs: int, seed: int):
-    rng = np.random.default_rng(seed)
-    return [np.array_split(rng.permutation(count), -(-count // batch_size)) for _ in range(epochs)]
-
-
 def fine_tune(encoder, train_pairs, seed: int = 0, log=print) -> float:
     """In-batch negatives (MultipleNegativesRankingLoss): for a batch of (question, answer) pairs, cross-entropy
-    of scale * cos(q_i, a_j) over j with target i. AdamW, linear decay. -> training seconds."""
+    of scale * cos(q_i, a_j) over j with target i. AdamW, linear decay; texts cut to HYPER["max_len"] pieces
+    while training (the encoder's own length is restored after). -> training seconds."""
     from .. import functional as F
     from .. import manual_seed, optim
 
     manual_seed(seed)
-    encoder.max_seq_length = HYPER["max_len"]
+    kept_length, encoder.max_seq_length = encoder.max_seq_length, HYPER["max_len"]  # training length only
     opt = optim.AdamW(list(encoder.parameters()), lr=HYPER["lr"], weight_decay=0.01)
-    plan = contrastive_batches(len(train_pairs), HYPER["batch_size"], HYPER["epochs"], seed)
-    total, step, seconds = sum(map(len, plan)), 0, 0.0
-    encoder.train()
-    for epoch, batches in enumerate(plan):
-        start = time.perf_counter()
-        for idx in batches:
-            for group in opt.param_groups:
-                group["lr"] = HYPER["lr"] * max(0.0, 1.0 - step / total)
-            q = encoder(*encoder.tokenize([train_pairs[i][0] for i in idx]))
-            a = encoder(*encoder.tokenize([train_pairs[i][1] for i in idx]))
-            loss = F.cross_entropy((q @ a.T) * HYPER["scale"], np.arange(len(idx)))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-        seconds += time.perf_counter() - start
-        log(f"epoch {epoch + 1}/{HYPER['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+
+    def loss_of(idx):
+        q = encoder(*encoder.tokenize([train_pairs[i][0] for i in idx]))
+        a = encoder(*encoder.tokenize([train_pairs[i][1] for i in idx]))
+        return F.cross_entropy((q @ a.T) * HYPER["scale"], np.arange(len(idx)))
+
+    seconds = fit(encoder, opt, epoch_plan(len(train_pairs), HYPER["batch_size"], HYPER["epochs"], seed), loss_of,
+                  HYPER["lr"], decay=True, after_epoch=lambda epoch, s, losses:
+                  log(f"epoch {epoch + 1}/{HYPER['epochs']}: last loss {losses[-1]:.4f} ({s:.1f} s training)"))
     encoder.eval()
+    encoder.max_seq_length = kept_length
     return seconds
 
 

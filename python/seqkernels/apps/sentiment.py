@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Dict, List, Sequence
 
 import numpy as np
 
 from .registry import Task, register_task
+from .training import epoch_plan, fit
 
 MODELS = ("textcnn", "bilstm", "minilm")
 CLASSES = ("other", "great")
@@ -85,12 +85,6 @@ def build(model: str, encoder: Encoder):
     return models.BertForSequenceClassification.from_pretrained(encoder.folder, num_labels=2)
 
 
-def batches(count: int, batch_size: int, epochs: int, seed: int):
-    """The shuffled batch index arrays of every epoch (the same for both frameworks)."""
-    rng = np.random.default_rng(seed)
-    return [np.array_split(rng.permutation(count), -(-count // batch_size)) for _ in range(epochs)]
-
-
 def trim(inputs: List[np.ndarray]) -> List[np.ndarray]:
     """Cut a batch to its longest row: the mask's width for MiniLM, the longest post-padded ids otherwise."""
     width = inputs[1].sum(axis=1).max() if len(inputs) == 2 else (inputs[0] != 0).sum(axis=1).max()
@@ -118,24 +112,15 @@ def train_sentiment(model: str, seed: int = 0, epochs=None, data=None, log=print
     net = build(model, encoder)
     params = list(net.parameters())
     opt = optim.AdamW(params, lr=hyper["lr"], weight_decay=0.01) if model == "minilm" else optim.Adam(params, hyper["lr"])
-    plan = batches(len(texts), hyper["batch_size"], hyper["epochs"], seed)
-    total, step, seconds = sum(map(len, plan)), 0, 0.0
+    plan = epoch_plan(len(texts), hyper["batch_size"], hyper["epochs"], seed)
     log(f"{len(texts)} training / {len(test_texts)} test reviews; model {model}; {hyper}")
-    for epoch, epoch_batches in enumerate(plan):
-        net.train()
-        start = time.perf_counter()
-        for idx in epoch_batches:
-            if model == "minilm":
-                for group in opt.param_groups:
-                    group["lr"] = hyper["lr"] * max(0.0, 1.0 - step / total)
-            out = net(*trim([a[idx] for a in x]))
-            loss = F.cross_entropy(getattr(out, "logits", out), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-        seconds += time.perf_counter() - start
-        log(f"epoch {epoch + 1}/{hyper['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+
+    def loss_of(idx):
+        out = net(*trim([a[idx] for a in x]))
+        return F.cross_entropy(getattr(out, "logits", out), y[idx])
+
+    seconds = fit(net, opt, plan, loss_of, hyper["lr"], decay=model == "minilm", after_epoch=lambda epoch, s, losses:
+                  log(f"epoch {epoch + 1}/{hyper['epochs']}: last loss {losses[-1]:.4f} ({s:.1f} s training)"))
     net.eval()
     with no_grad():
         predicted = np.concatenate([_logits(net, encoder([test_texts[i] for i in range(s, min(s + 64, len(test_texts)))]))
