@@ -15,8 +15,8 @@ _F32 = np.float32
 def _class_rows(x: np.ndarray, t: np.ndarray, op: str):
     """Logits (C,), (N, C) or (N, C, d1, ...) as a (rows, C) matrix with the matching 1-D targets; also the
     shape of the unreduced loss (the target's)."""
-    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first
-        return (x if x.flags.c_contiguous else np.ascontiguousarray(x)), t, t.shape
+    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first (the kernel copies a strided x)
+        return x, t, t.shape
     if x.ndim == 0:
         raise ValueError(f"{op}: argument 'input' must have a class dimension, got a 0-d array")
     if x.ndim == 1:
@@ -34,7 +34,7 @@ def cross_entropy_forward(x, target, weight=None, ignore_index: int = -100, redu
                           label_smoothing: float = 0.0):
     """Softmax cross-entropy of logits x (C) / (N, C) / (N, C, d1, ...) against class indices target () / (N) /
     (N, d1, ...). -> (loss, lse, weight_sum); saved: lse (rows,) float32, the log-sum-exp of each row, and
-    weight_sum (0-d float64), the denominator of 'mean'."""
+    weight_sum (a numpy float64 scalar), the denominator of 'mean'."""
     op = "cross_entropy"
     x = float32_array(x, op, "input")
     t = index_array(target, op, "target")
@@ -50,7 +50,7 @@ def cross_entropy_forward(x, target, weight=None, ignore_index: int = -100, redu
         out = np.array(total, dtype=_F32)
     else:
         out = np.array(total / weight_sum if weight_sum else math.nan, dtype=_F32)  # all ignored: NaN, as torch
-    return out, lse, np.array(weight_sum, dtype=np.float64)
+    return out, lse, np.float64(weight_sum)
 
 
 def cross_entropy_backward(dy, x, target, lse, weight_sum, weight=None, ignore_index: int = -100,
