@@ -220,8 +220,14 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``ignore_index`` contribute nothing, ``label_smoothing`` mixes in the uniform distribution. Class
     probabilities as targets are not supported (class indices only). A target outside [0, C) raises
     IndexError; a NaN logit gives a NaN loss."""
-    return _apply(CrossEntropy, Lo.cross_entropy_forward, _tensor(input), target, weight, ignore_index, reduction,
-                  label_smoothing)
+    if isinstance(input, Tensor) and input.requires_grad and is_grad_enabled():
+        return CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing)
+    # no graph (target and weight never get a gradient): the op layer straight away, as _apply does
+    loss = Lo.cross_entropy_forward(input.data if isinstance(input, Tensor) else input,
+                                    target.data if isinstance(target, Tensor) else target,
+                                    weight.data if isinstance(weight, Tensor) else weight, ignore_index, reduction,
+                                    label_smoothing)[0]
+    return _wrap(loss, None, 0)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):
