@@ -44,6 +44,16 @@ REPRODUCERS = [
     ("conv1d im2col workspace beyond memory, empty output",
      "C.conv1d_forward(np.ones((1,2**20,4),np.float32), np.ones((0,2**20,1),np.float32), padding=(2**61, 0))",
      "ValueError", "workspace"),
+    # found by the fuzzer under UBSan: output shapes whose strides overflow even with no elements
+    ("sum_backward shape beyond the address space",
+     "C.sum_backward(np.zeros((0,0),np.float32), (2, 2**62, 4), -1)", "MemoryError", "larger than the address"),
+    ("max_pool1d_backward length beyond the address space",
+     "C.max_pool1d_backward(np.zeros((0,0,0),np.float32), np.zeros((0,0,0),np.int64), 2**62)", "MemoryError",
+     "larger than the address"),
+    ("avg_pool1d out_length overflow", "C.avg_pool1d_forward(np.zeros((0,0,0),np.float32), 2, 2, 0, 2**63-1)",
+     "ValueError", "window"),
+    ("sum_backward negative dim in shape", "C.sum_backward(np.zeros((0,),np.float32), (0, -3), 1)",
+     "ValueError", "negative"),
 ]
 
 

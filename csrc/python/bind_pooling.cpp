@@ -18,16 +18,16 @@ Pool1dShape pool_shape(const std::vector<int64_t>& in_shape, int64_t kernel_size
     throw py::value_error(std::string(op) + ": kernel_size, stride, dilation must be >= 1 and padding, out_length >= 0");
   Pool1dShape s;
   s.length = in_shape.back();
-  s.rows = 1;
-  for (size_t d = 0; d + 1 < in_shape.size(); ++d) s.rows *= in_shape[d];
+  s.rows = checked_product(std::vector<int64_t>(in_shape.begin(), in_shape.end() - 1), op, "the row count");
   s.out_length = out_length;
   s.kernel_size = kernel_size;
   s.stride = stride;
   s.padding = padding;
   s.dilation = dilation;
   // Every window needs a tap inside the row: its first tap at or before the row's end, its last at or after 0.
-  if (out_length > 0 && ((out_length - 1) * stride - padding >= s.length ||
-                         (kernel_size - 1) * dilation - padding < 0 || s.length == 0))
+  const int64_t last_start = checked_mul(out_length > 0 ? out_length - 1 : 0, stride, op, "the last window's start");
+  const int64_t span = checked_mul(kernel_size - 1, dilation, op, "the window's span");
+  if (out_length > 0 && (last_start - padding >= s.length || span - padding < 0 || s.length == 0))
     throw py::value_error(std::string(op) + ": a pooling window would lie entirely in the padding");
   return s;
 }
@@ -44,7 +44,7 @@ py::tuple max_forward_binding(py::handle x_obj, int64_t kernel_size, int64_t str
   const Pool1dShape s = pool_shape(shape_of(x), kernel_size, stride, padding, dilation, out_length, op);
   const std::vector<int64_t> out_shape = with_last(shape_of(x), out_length);
   FloatArray y = empty_float32(out_shape);
-  IndexArray idx(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+  IndexArray idx = empty_int64(out_shape);
   float* yp = y.mutable_data();
   int64_t* ip = idx.mutable_data();
   {

@@ -20,10 +20,11 @@ ReduceShape view_of(const std::vector<int64_t>& shape, int64_t dim, const char* 
     throw py::index_error(std::string(op) + ": argument 'dim' (" + std::to_string(dim) + ") is out of range for " +
                           std::to_string(ndim) + " dims");
   if (dim < 0) dim += ndim;
+  array_shape(shape, sizeof(float));  // no negative dim, and the whole array fits in memory
   ReduceShape s;
-  for (int64_t d = 0; d < dim; ++d) s.outer *= shape[d];
+  s.outer = checked_product(std::vector<int64_t>(shape.begin(), shape.begin() + dim), op, "the outer size");
   s.dim = shape[dim];
-  for (int64_t d = dim + 1; d < ndim; ++d) s.inner *= shape[d];
+  s.inner = checked_product(std::vector<int64_t>(shape.begin() + dim + 1, shape.end()), op, "the inner size");
   return s;
 }
 
@@ -67,7 +68,7 @@ py::tuple max_forward_binding(py::handle x_obj, int64_t dim, bool indices) {
   py::object idx = py::none();
   int64_t* ip = nullptr;
   if (indices) {
-    IndexArray a(std::vector<py::ssize_t>(out_shape.begin(), out_shape.end()));
+    IndexArray a = empty_int64(out_shape);
     ip = a.mutable_data();
     idx = a;
   }

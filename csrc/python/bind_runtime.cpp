@@ -38,6 +38,7 @@ SK_REGISTER_BINDINGS(runtime) {
 #else
         info["native"] = false;
 #endif
+        info["sanitize"] = SEQKERNELS_SANITIZERS;  // the -fsanitize= list of this build ("" for none)
         info["simd"] = sk::simd_isa_name();
         info["gemm_kernel"] = sk::gemm_kernel_name();
         info["openmp"] = sk::has_openmp();

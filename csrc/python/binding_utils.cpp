@@ -245,8 +245,27 @@ struct CachedBlock {
 
 }  // namespace
 
+std::vector<py::ssize_t> array_shape(const std::vector<int64_t>& shape, size_t itemsize) {
+  // numpy's C-order strides are itemsize times the product of the later dims, each computed even where
+  // another dim is 0 (no elements), so every partial product must fit, not just the element count.
+  int64_t span = static_cast<int64_t>(itemsize);
+  for (int64_t d : shape) {
+    if (d < 0) throw py::value_error("negative dimension in the output shape " + shape_str(shape));
+    if (!sk::checked_mul(span, d > 0 ? d : 1, &span)) {
+      PyErr_SetString(PyExc_MemoryError, ("an array of shape " + shape_str(shape) +
+                                          " is larger than the address space").c_str());
+      throw py::error_already_set();
+    }
+  }
+  return std::vector<py::ssize_t>(shape.begin(), shape.end());
+}
+
 FloatArray empty_float32(const std::vector<int64_t>& shape) {
-  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  return FloatArray(array_shape(shape, sizeof(float)));
+}
+
+py::array_t<int64_t, py::array::c_style> empty_int64(const std::vector<int64_t>& shape) {
+  return py::array_t<int64_t, py::array::c_style>(array_shape(shape, sizeof(int64_t)));
 }
 
 FloatArray recycled_float32(const std::vector<int64_t>& shape) {
@@ -268,7 +287,7 @@ FloatArray recycled_float32(const std::vector<int64_t>& shape) {
     BlockCache::instance().give_back(block->data, block->bytes);
     delete block;
   });
-  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()), static_cast<float*>(data), owner);
+  return FloatArray(array_shape(shape, sizeof(float)), static_cast<float*>(data), owner);
 }
 
 }  // namespace sk::bind

@@ -64,8 +64,13 @@ void check_ndim(const py::array& a, int ndim, const char* op, const char* arg);
 void check_shape(const py::array& a, const std::vector<int64_t>& expected, const char* op,
                  const char* arg);
 
-// A new, uninitialised C-contiguous float32 array.
+// `shape` for a new C-contiguous array of `itemsize`-byte elements: ValueError for a negative dim,
+// MemoryError when its strides or its byte size do not fit in the address space.
+std::vector<py::ssize_t> array_shape(const std::vector<int64_t>& shape, size_t itemsize);
+
+// A new, uninitialised C-contiguous float32 (int64) array.
 FloatArray empty_float32(const std::vector<int64_t>& shape);
+py::array_t<int64_t, py::array::c_style> empty_int64(const std::vector<int64_t>& shape);
 
 // As empty_float32, for large arrays that a kernel overwrites entirely and that a training loop
 // allocates again every step with the same shape (an RNN's saved activations, ~50 MB per layer): from

@@ -145,19 +145,20 @@ def pow_backward(dy, a, b, y, needs=(True, True)):
 
 # ---- unary functions ----------------------------------------------------------------------------------------
 
-def _unary_forward(name: str, x, alpha: float = 0.01, beta: float = 1.0, threshold: float = 20.0):
-    """``_C.unary_forward`` in float32 (integer and bool inputs computed in float32, float64 ones cast back)."""
+def _unary_forward(name: str, x, *params):
+    """``_C.unary_forward(x, name, *params)`` (params: alpha, beta, threshold, as far as given) in float32
+    (integer and bool inputs computed in float32, float64 ones cast back)."""
     if x.dtype is _F32:
-        return (_C.unary_forward(x, name, alpha, beta, threshold),)
-    y = _C.unary_forward(x.astype(_F32), name, alpha, beta, threshold)
+        return (_C.unary_forward(x, name, *params),)
+    y = _C.unary_forward(x.astype(_F32), name, *params)
     return (y.astype(_F64) if x.dtype is _F64 else y,)
 
 
-def _unary_backward(name: str, dy, x=None, y=None, alpha: float = 0.01, beta: float = 1.0, threshold: float = 20.0):
+def _unary_backward(name: str, dy, x=None, y=None, *params):
     """``_C.unary_backward`` from x or y (whichever the function reads), in float32; dx in dy's dtype."""
     def f32(a):
         return a if a is None or a.dtype is _F32 else a.astype(_F32)
-    dx = _C.unary_backward(f32(dy), f32(x), f32(y), name, alpha, beta, threshold)
+    dx = _C.unary_backward(f32(dy), f32(x), f32(y), name, *params)
     return (dx if dy.dtype is _F32 else dx.astype(dy.dtype),)
 
 
@@ -176,7 +177,7 @@ def exp_forward(x):
 
 
 def exp_backward(dy, y):
-    return _unary_backward("exp", dy, y=y)
+    return _unary_backward("exp", dy, None, y)
 
 
 def log_forward(x):
@@ -185,7 +186,7 @@ def log_forward(x):
 
 
 def log_backward(dy, x):
-    return _unary_backward("log", dy, x=x)
+    return _unary_backward("log", dy, x)
 
 
 def sqrt_forward(x):
@@ -212,7 +213,7 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, y):
-    return _unary_backward("tanh", dy, y=y)
+    return _unary_backward("tanh", dy, None, y)
 
 
 def sigmoid_forward(x):
@@ -221,7 +222,7 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dy, y):
-    return _unary_backward("sigmoid", dy, y=y)
+    return _unary_backward("sigmoid", dy, None, y)
 
 
 def relu_forward(x):
@@ -230,7 +231,7 @@ def relu_forward(x):
 
 
 def relu_backward(dy, y):
-    return _unary_backward("relu", dy, y=y)
+    return _unary_backward("relu", dy, None, y)
 
 
 def silu_forward(x):
@@ -240,7 +241,7 @@ def silu_forward(x):
 
 def silu_backward(dy, x):
     """dx = dy s (1 + x (1 - s)), s = sigmoid(x)"""
-    return _unary_backward("silu", dy, x=x)
+    return _unary_backward("silu", dy, x)
 
 
 def _check_beta(beta, threshold):
@@ -254,28 +255,28 @@ def softplus_forward(x, beta: float = 1.0, threshold: float = 20.0):
     """y = log(1 + e^(beta x)) / beta, and y = x where beta x > threshold (torch's linear region) -> (y,);
     backward takes x."""
     _check_beta(beta, threshold)
-    return _unary_forward("softplus", x, beta=float(beta), threshold=float(threshold))
+    return _unary_forward("softplus", x, 0.01, float(beta), float(threshold))
 
 
 def softplus_backward(dy, x, beta: float = 1.0, threshold: float = 20.0):
     """dx = dy sigmoid(beta x), dy where beta x > threshold"""
-    return _unary_backward("softplus", dy, x=x, beta=float(beta), threshold=float(threshold))
+    return _unary_backward("softplus", dy, x, None, 0.01, float(beta), float(threshold))
 
 
 def leaky_relu_forward(x, negative_slope: float = 0.01):
     """y = x for x > 0, negative_slope x otherwise -> (y,); backward takes x."""
-    return _unary_forward("leaky_relu", x, alpha=float(negative_slope))
+    return _unary_forward("leaky_relu", x, float(negative_slope))
 
 
 def leaky_relu_backward(dy, x, negative_slope: float = 0.01):
-    return _unary_backward("leaky_relu", dy, x=x, alpha=float(negative_slope))
+    return _unary_backward("leaky_relu", dy, x, None, float(negative_slope))
 
 
 def elu_forward(x, alpha: float = 1.0):
     """y = x for x > 0, alpha (e^x - 1) otherwise -> (y,); backward takes x."""
-    return _unary_forward("elu", x, alpha=float(alpha))
+    return _unary_forward("elu", x, float(alpha))
 
 
 def elu_backward(dy, x, alpha: float = 1.0):
     """dx = dy for x > 0, dy alpha e^x otherwise"""
-    return _unary_backward("elu", dy, x=x, alpha=float(alpha))
+    return _unary_backward("elu", dy, x, None, float(alpha))
