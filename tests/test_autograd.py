@@ -166,7 +166,7 @@ def test_long_chain_needs_no_recursion():
 def test_graph_is_freed_after_backward():
     x = sk.tensor(np.ones(4, np.float32), requires_grad=True)
     h = x.exp()
-    saved = weakref.ref(h._node.ctx.y)     # the array Exp saved for backward
+    saved = weakref.ref(h._node.ctx.saved[0])  # the array Exp saved for backward (its output)
     node = weakref.ref(h._node)
     loss = (h * 2).sum()
     del h

@@ -314,29 +314,27 @@ def _check(call, name=""):
     assert outcome.ok or device_failure, f"\n{call}\n-> {outcome.describe()}"
 
 
+def _fuzz(prefix, cases, name, tensors):
+    """Hypothesis over ``prefix.name`` called with the templates ``cases[name]``, each call in a forked child."""
+    args, kwargs = cases[name]
+
+    @_SETTINGS
+    @given(calls(f"{prefix}.{name}", args, kwargs, tensors=tensors))
+    def run(call):
+        _check(call, name if prefix == "C" else "")
+
+    run()
+
+
 @pytest.mark.parametrize("name", sorted(C_CASES))
 def test_fuzz_C(name):
     if not hasattr(C, name):
         pytest.skip(f"_C.{name} is not in this build")
-    args, kwargs = C_CASES[name]
-
-    @_SETTINGS
-    @given(calls(f"C.{name}", args, kwargs, tensors=False))
-    def run(call):
-        _check(call, name)
-
-    run()
+    _fuzz("C", C_CASES, name, tensors=False)
 
 
 @pytest.mark.parametrize("name", sorted(F_CASES))
 def test_fuzz_functional(name):
     if not hasattr(F, name):
         pytest.skip(f"functional.{name} does not exist")
-    args, kwargs = F_CASES[name]
-
-    @_SETTINGS
-    @given(calls(f"F.{name}", args, kwargs, tensors=True))
-    def run(call):
-        _check(call)
-
-    run()
+    _fuzz("F", F_CASES, name, tensors=True)

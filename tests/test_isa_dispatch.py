@@ -20,17 +20,26 @@ PYTHON_PATH = os.pathsep.join(p for p in sys.path if p)
 # A few kernels of different families on awkward sizes; prints their results as JSON.
 PROBE = r"""
 import json, numpy as np, seqkernels as sk, seqkernels.functional as F
+from seqkernels.ops import quantized as Q
 rng = np.random.default_rng(0)
 a = rng.standard_normal((37, 53)).astype(np.float32); b = rng.standard_normal((53, 19)).astype(np.float32)
 x = sk.tensor(rng.standard_normal((2, 5, 23)).astype(np.float32))
 w = sk.tensor(rng.standard_normal((7, 5, 3)).astype(np.float32))
 q = sk.tensor(rng.standard_normal((1, 2, 9, 8)).astype(np.float32))
+# GGUF Q4_1 blocks (13 rows of 4 blocks: fp16 scale and min, 16 nibble bytes) and Q8_0 blocks; 5 rows of input
+w41 = rng.integers(0, 256, (13, 4, 20), dtype=np.uint8)
+w41[:, :, :4] = (rng.random((13, 4, 2)) * 0.1).astype(np.float16).view(np.uint8).reshape(13, 4, 4)
+w8 = Q.quantize_q8_0(rng.standard_normal((13, 128)).astype(np.float32))
+xq = rng.standard_normal((5, 128)).astype(np.float32)
 out = {
     "isa": sk.build_info()["isa"],
     "matmul": sk.matmul(a, b).tolist(),
     "conv1d": F.conv1d(x, w, padding=1).numpy().tolist(),
     "gelu": F.gelu(sk.tensor(a)).numpy().tolist(),
     "attention": F.scaled_dot_product_attention(q, q, q, is_causal=True).numpy().tolist(),
+    "quant_path": sk._C.quant_kernel_name(),
+    "quant_q4_1": Q.quant_matmul(xq, w41.reshape(13, 80), Q.Q4_1).tolist(),
+    "quant_q8_0": Q.quant_matmul(xq, w8, Q.Q8_0).tolist(),
 }
 print(json.dumps(out))
 """
@@ -68,7 +77,9 @@ def test_every_forced_variant_computes_what_the_default_computes(isa):
         pytest.skip(f"{isa} not compiled in or not runnable here ({INFO['isa_compiled']})")
     default, forced = _results(_run()), _results(_run(isa))
     assert forced["isa"] == isa
-    for name in ("matmul", "conv1d", "gelu", "attention"):
+    # the quantized products' integer path is the one the variant's instruction set has
+    assert forced["quant_path"] == {"avx512": "avx512-vnni", "avx2": "avx2", "baseline": "scalar"}[isa]
+    for name in ("matmul", "conv1d", "gelu", "attention", "quant_q4_1", "quant_q8_0"):
         # different vector widths sum in different orders: float32 rounding, not different math
         np.testing.assert_allclose(np.array(forced[name]), np.array(default[name]), rtol=1e-4, atol=1e-5,
                                    err_msg=name)
@@ -93,6 +104,6 @@ def test_an_older_cpu_gets_the_variant_it_runs(cpu, expected):
     emulated = _results(_run(prefix=(qemu, "-cpu", cpu)))
     assert emulated["isa"] == expected
     reference = _results(_run())
-    for name in ("matmul", "conv1d", "gelu", "attention"):
+    for name in ("matmul", "conv1d", "gelu", "attention", "quant_q4_1", "quant_q8_0"):
         np.testing.assert_allclose(np.array(emulated[name]), np.array(reference[name]), rtol=1e-4, atol=1e-5,
                                    err_msg=name)

@@ -16,6 +16,8 @@ enum class ScratchPurpose : int {
   rnn_workspace,
   conv1d_columns,
   conv1d_column_grads,
+  quant_activations,
+  quant_weight_scales,
   elementwise_gradient,
   crf_workspace,
   crf_weight_grads,

@@ -27,6 +27,7 @@ from .io import load, save
 from .dlpack import from_dlpack
 from . import callbacks, losses, metrics, preprocessing  # Keras-style training and preprocessing
 from . import retrieval
+from . import quantization  # dynamic int8 quantization (quantize_dynamic)
 
 float32, float64, int32, int64, uint8, bool = _np.float32, _np.float64, _np.int32, _np.int64, _np.uint8, _np.bool_
 float, double, long = float32, float64, int64

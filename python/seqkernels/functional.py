@@ -51,6 +51,17 @@ def _apply(fn, op_forward, *args):
     return _wrap(y if type(y) is np.ndarray else np.asarray(y), None, 0)
 
 
+def _apply_unary(fn, op_forward, input, *options):
+    """``_apply`` for the ops of one tensor argument (the activations), with less per-call work."""
+    if isinstance(input, Tensor):
+        if input.requires_grad and is_grad_enabled():
+            return fn.apply(input, *options)
+        x = input.data
+    else:
+        x = _tensor(input).data  # a numpy array, or the TypeError
+    return _wrap(op_forward(x, *options)[0], None, 0)
+
+
 def _array(x):
     return None if x is None else x.data if isinstance(x, Tensor) else np.asarray(x)
 
@@ -59,42 +70,42 @@ def _array(x):
 
 def relu(input, inplace: bool = False):
     """``max(x, 0)``"""
-    return _apply(Relu, E.relu_forward, _tensor(input))
+    return _apply_unary(Relu, E.relu_forward, input)
 
 
 def tanh(input):
     """hyperbolic tangent"""
-    return _apply(Tanh, E.tanh_forward, _tensor(input))
+    return _apply_unary(Tanh, E.tanh_forward, input)
 
 
 def sigmoid(input):
     """``1 / (1 + exp(-x))``, without overflow"""
-    return _apply(Sigmoid, E.sigmoid_forward, _tensor(input))
+    return _apply_unary(Sigmoid, E.sigmoid_forward, input)
 
 
 def silu(input, inplace: bool = False):
     """``x * sigmoid(x)`` (swish)"""
-    return _apply(Silu, E.silu_forward, _tensor(input))
+    return _apply_unary(Silu, E.silu_forward, input)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     """``log(1 + exp(beta x)) / beta``, linear where ``beta x > threshold``"""
-    return _apply(Softplus, E.softplus_forward, _tensor(input), float(beta), float(threshold))
+    return _apply_unary(Softplus, E.softplus_forward, input, float(beta), float(threshold))
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     """``x`` for x > 0, ``negative_slope * x`` otherwise"""
-    return _apply(LeakyRelu, E.leaky_relu_forward, _tensor(input), float(negative_slope))
+    return _apply_unary(LeakyRelu, E.leaky_relu_forward, input, float(negative_slope))
 
 
 def elu(input, alpha: float = 1.0, inplace: bool = False):
     """``x`` for x > 0, ``alpha * (exp(x) - 1)`` otherwise"""
-    return _apply(Elu, E.elu_forward, _tensor(input), float(alpha))
+    return _apply_unary(Elu, E.elu_forward, input, float(alpha))
 
 
 def gelu(input, approximate: str = "none"):
     """GELU, ``x * Phi(x)`` (``approximate='none'``, via erf) or its tanh approximation (``'tanh'``)."""
-    return _apply(Gelu, A.gelu_forward, _tensor(input), approximate)
+    return _apply_unary(Gelu, A.gelu_forward, input, approximate)
 
 
 def softmax(input, dim=None):
@@ -220,8 +231,14 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     ``ignore_index`` contribute nothing, ``label_smoothing`` mixes in the uniform distribution. Class
     probabilities as targets are not supported (class indices only). A target outside [0, C) raises
     IndexError; a NaN logit gives a NaN loss."""
-    return _apply(CrossEntropy, Lo.cross_entropy_forward, _tensor(input), target, weight, ignore_index, reduction,
-                  label_smoothing)
+    if isinstance(input, Tensor) and input.requires_grad and is_grad_enabled():
+        return CrossEntropy.apply(input, target, weight, ignore_index, reduction, label_smoothing)
+    # no graph (target and weight never get a gradient): the op layer straight away, as _apply does
+    loss = Lo.cross_entropy_forward(input.data if isinstance(input, Tensor) else input,
+                                    target.data if isinstance(target, Tensor) else target,
+                                    weight.data if isinstance(weight, Tensor) else weight, ignore_index, reduction,
+                                    label_smoothing)[0]
+    return _wrap(loss, None, 0)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str = "mean", pos_weight=None):

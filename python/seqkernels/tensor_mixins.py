@@ -16,6 +16,7 @@ from .autograd_functions.reduce import Extremum, MatMul, Mean, Sum
 from .autograd_functions.shape import Cast, Clone, Expand, Index, Permute, Reshape, Split, Where
 from .ops._checks import normalize_dim, normalize_dims
 from .ops.elementwise import add_forward, div_forward, mul_forward, sub_forward
+from .ops.reduce import mean_forward, sum_forward
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -179,11 +180,17 @@ class ReduceMixin:
 
     def sum(self, dim=None, keepdim: bool = False):
         """sum over ``dim`` (an int, a tuple of ints, or None for all)"""
-        return Sum.apply(self, normalize_dims(dim, self.data.ndim, "sum"), keepdim)
+        axes = normalize_dims(dim, self.data.ndim, "sum")
+        if self.requires_grad:
+            return Sum.apply(self, axes, keepdim)
+        return self._from_op(sum_forward(self.data, axes, keepdim)[0], None, 0)  # no graph: the op layer directly
 
     def mean(self, dim=None, keepdim: bool = False):
         """mean over ``dim`` (an int, a tuple of ints, or None for all)"""
-        return Mean.apply(self, normalize_dims(dim, self.data.ndim, "mean"), keepdim)
+        axes = normalize_dims(dim, self.data.ndim, "mean")
+        if self.requires_grad:
+            return Mean.apply(self, axes, keepdim)
+        return self._from_op(mean_forward(self.data, axes, keepdim)[0], None, 0)
 
     def _extremum(self, dim, keepdim: bool, largest: bool):
         if dim is None:

@@ -8,6 +8,7 @@ import their heavy parts inside their run functions), which registers them.
     qa         search: question answering by retrieval (MiniLM sentence embeddings, exact top-k)
     explain    explain: gradient x input, integrated gradients and attention maps of a BERT classifier
     translate  translate train | text: English -> French (seqkernels.translation)
+    generate   generate "prompt" | chat: a Llama-architecture LLM (SmolLM2-135M-Instruct GGUF by default)
     bench      build info, FMA peak, GEMM speed
 """
 from importlib import import_module
@@ -15,7 +16,7 @@ from importlib import import_module
 from .registry import COMMANDS, TASKS, Command, Task, register_command, register_task
 
 # One line per application module; each registers its commands and tasks when imported.
-APPLICATIONS = ("train_predict", "classify", "ner", "sentiment", "qa", "explain", "translate", "bench")
+APPLICATIONS = ("train_predict", "classify", "ner", "sentiment", "qa", "explain", "translate", "generate", "bench")
 
 for _name in APPLICATIONS:
     import_module(f"{__name__}.{_name}")

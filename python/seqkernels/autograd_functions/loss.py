@@ -21,9 +21,8 @@ class CrossEntropy(Function):
 class BinaryCrossEntropyWithLogits(Function):
     @staticmethod
     def forward(ctx, x, target, weight, pos_weight, reduction):
-        loss, softplus_neg = L.binary_cross_entropy_with_logits_forward(x, target, weight, pos_weight, reduction)
-        ctx.saved, ctx.options = (x, target, softplus_neg), (weight, pos_weight, reduction)
-        return loss
+        ctx.saved, ctx.options = (x, target), (weight, pos_weight, reduction)
+        return L.binary_cross_entropy_with_logits_forward(x, target, weight, pos_weight, reduction)[0]
 
     @staticmethod
     def backward(ctx, dy):
@@ -34,9 +33,8 @@ class BinaryCrossEntropyWithLogits(Function):
 class MseLoss(Function):
     @staticmethod
     def forward(ctx, x, target, reduction):
-        loss, diff = L.mse_loss_forward(x, target, reduction)
-        ctx.saved = (diff, x.shape, target.shape, reduction)
-        return loss
+        ctx.saved = (x, target, reduction)
+        return L.mse_loss_forward(x, target, reduction)[0]
 
     @staticmethod
     def backward(ctx, dy):

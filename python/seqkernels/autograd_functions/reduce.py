@@ -4,28 +4,12 @@ from __future__ import annotations
 from ..autograd import Function
 from ..ops import matmul as M
 from ..ops import reduce as R
+from ._generic import op_function
 
 
-class Sum(Function):
-    @staticmethod
-    def forward(ctx, x, axes, keepdim):
-        ctx.options = (x.shape, axes, keepdim)
-        return R.sum_forward(x, axes, keepdim)[0]
-
-    @staticmethod
-    def backward(ctx, dy):
-        return R.sum_backward(dy, *ctx.options)[0]
-
-
-class Mean(Function):
-    @staticmethod
-    def forward(ctx, x, axes, keepdim):
-        ctx.options = (x.shape, axes, keepdim)
-        return R.mean_forward(x, axes, keepdim)[0]
-
-    @staticmethod
-    def backward(ctx, dy):
-        return R.mean_backward(dy, *ctx.options)[0]
+# backward takes x's shape, then forward's axes and keepdim
+Sum = op_function("Sum", R, "sum", "shapes", qualname=__name__)
+Mean = op_function("Mean", R, "mean", "shapes", qualname=__name__)
 
 
 class Extremum(Function):

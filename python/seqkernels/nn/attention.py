@@ -7,6 +7,7 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..linalg import matmul_array
+from ..ops import attention as A
 from ..tensor import Tensor
 from . import init
 from .linear import Linear, _positive_int
@@ -14,47 +15,8 @@ from .module import Module
 from .parameter import Parameter
 
 
-def _mask_array(mask, name: str):
-    if mask is None:
-        return None
-    array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
-    if array.dtype != np.bool_ and array.dtype.kind != "f":
-        raise TypeError(f"MultiheadAttention: argument '{name}' must be bool or float, got {array.dtype}")
-    return array if array.dtype == np.bool_ else array.astype(np.float32, copy=False)
-
-
-def merge_masks(attn_mask, key_padding_mask, batch: int, heads: int, len_q: int, len_k: int, is_causal: bool):
-    """torch's MultiheadAttention masks (bool True = *blocked*; float = added; key_padding_mask (N, S) True =
-    ignore that key; attn_mask (L, S) or (N·heads, L, S)) as one mask for scaled_dot_product_attention
-    (bool True = attend, or float added), broadcastable to (N, heads, L, S). Returns (mask, is_causal):
-    a causal flag without other masks stays a flag for the kernel."""
-    attn_mask = _mask_array(attn_mask, "attn_mask")
-    key_padding_mask = _mask_array(key_padding_mask, "key_padding_mask")
-    if attn_mask is None and key_padding_mask is None:
-        return None, is_causal
-    if attn_mask is None and is_causal:
-        attn_mask = ~np.tril(np.ones((len_q, len_k), dtype=bool))
-    if attn_mask is not None:
-        if attn_mask.shape == (len_q, len_k):
-            pass
-        elif attn_mask.shape == (batch * heads, len_q, len_k):
-            attn_mask = attn_mask.reshape(batch, heads, len_q, len_k)
-        else:
-            raise ValueError(f"MultiheadAttention: argument 'attn_mask' must have shape {(len_q, len_k)} or "
-                             f"{(batch * heads, len_q, len_k)}, got {attn_mask.shape}")
-    if key_padding_mask is not None:
-        if key_padding_mask.shape != (batch, len_k):
-            raise ValueError(f"MultiheadAttention: argument 'key_padding_mask' must have shape {(batch, len_k)}, "
-                             f"got {key_padding_mask.shape}")
-        key_padding_mask = key_padding_mask[:, None, None, :]
-    masks = [m for m in (attn_mask, key_padding_mask) if m is not None]
-    if all(m.dtype == np.bool_ for m in masks):
-        allowed = ~masks[0]
-        for m in masks[1:]:
-            allowed = allowed & ~m
-        return allowed, False
-    additive = [np.where(m, np.float32(-np.inf), np.float32(0)) if m.dtype == np.bool_ else m for m in masks]
-    return (additive[0] if len(additive) == 1 else additive[0] + additive[1]).astype(np.float32), False
+def _data(mask):
+    return mask.data if isinstance(mask, Tensor) else mask
 
 
 def _attention_weights(q, k, mask, is_causal, average: bool):
@@ -129,7 +91,7 @@ class MultiheadAttention(Module):
         if unbatched:
             query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
             if key_padding_mask is not None:
-                key_padding_mask = np.asarray(_mask_array(key_padding_mask, "key_padding_mask"))[None]
+                key_padding_mask = np.asarray(_data(key_padding_mask))[None]
         elif self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
         # now (L, N, E); the projections run in that layout, the heads are split as (N, H, L, D)
@@ -143,7 +105,8 @@ class MultiheadAttention(Module):
             q, k, v = (self._project(x, slice(i * E, (i + 1) * E)) for i, x in enumerate((query, key, value)))
         q, k, v = (self._heads(t.transpose(0, 1)) for t in (q, k, v))
         batch, len_q, len_k = q.shape[0], q.shape[2], k.shape[2]
-        mask, causal = merge_masks(attn_mask, key_padding_mask, batch, self.num_heads, len_q, len_k, is_causal)
+        mask, causal = A.mha_merge_masks(_data(attn_mask), _data(key_padding_mask), batch, self.num_heads, len_q,
+                                            len_k, is_causal)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
                                              dropout_p=self.dropout if self.training else 0.0)
         out = out.transpose(1, 2).reshape(batch, len_q, E)  # (N, L, E)

@@ -6,6 +6,7 @@ import builtins
 
 import numpy as np
 
+from .. import _C
 from ..random import next_seed
 
 _F32 = np.dtype(np.float32)
@@ -97,10 +98,13 @@ def seed_array(seed) -> np.ndarray:
 
 
 def unbroadcast(grad: np.ndarray, shape) -> np.ndarray:
-    """Sums ``grad`` over the dimensions that broadcasting added or stretched, back to ``shape``."""
+    """Sums ``grad`` over the dimensions that broadcasting added or stretched, back to ``shape`` (float32 on the
+    binary kernels' reduction, other dtypes in numpy)."""
     shape = tuple(shape)
     if grad.shape == shape:
         return grad
+    if grad.dtype == _F32:
+        return _C.binary_backward(grad, shape, grad.shape, "add", True, False)[0]
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))

@@ -126,3 +126,49 @@ def sdpa_mask_backward(dy, query, key, value, out, lse, seed, attn_mask, dropout
     ds = ds.sum(axis=tuple(range(extra))) if extra else ds
     axes = tuple(i for i, n in enumerate(attn_mask.shape) if n == 1 and ds.shape[i] != 1)
     return (ds.sum(axis=axes, keepdims=True) if axes else ds).astype(np.float32)
+
+
+# ---- torch.nn.MultiheadAttention's masks ----------------------------------------------------------------------
+
+def _mha_mask_array(mask, name: str):
+    if mask is None:
+        return None
+    array = np.asarray(mask)
+    if array.dtype != np.bool_ and array.dtype.kind != "f":
+        raise TypeError(f"MultiheadAttention: argument '{name}' must be bool or float, got {array.dtype}")
+    return array if array.dtype == np.bool_ else array.astype(np.float32, copy=False)
+
+
+def mha_merge_masks(attn_mask, key_padding_mask, batch: int, heads: int, len_q: int, len_k: int, is_causal: bool):
+    """torch's MultiheadAttention masks (bool True = *blocked*; float = added; key_padding_mask (N, S) True =
+    ignore that key; attn_mask (L, S) or (N·heads, L, S)) as one mask for scaled_dot_product_attention
+    (bool True = attend, or float added), broadcastable to (N, heads, L, S). Returns (mask, is_causal):
+    a causal flag without other masks stays a flag for the kernel. Used by ``nn.MultiheadAttention`` and
+    ``seqkernels.torch.MultiheadAttention``."""
+    attn_mask = _mha_mask_array(attn_mask, "attn_mask")
+    key_padding_mask = _mha_mask_array(key_padding_mask, "key_padding_mask")
+    if attn_mask is None and key_padding_mask is None:
+        return None, is_causal
+    if attn_mask is None and is_causal:
+        attn_mask = ~np.tril(np.ones((len_q, len_k), dtype=bool))
+    if attn_mask is not None:
+        if attn_mask.shape == (len_q, len_k):
+            pass
+        elif attn_mask.shape == (batch * heads, len_q, len_k):
+            attn_mask = attn_mask.reshape(batch, heads, len_q, len_k)
+        else:
+            raise ValueError(f"MultiheadAttention: argument 'attn_mask' must have shape {(len_q, len_k)} or "
+                             f"{(batch * heads, len_q, len_k)}, got {attn_mask.shape}")
+    if key_padding_mask is not None:
+        if key_padding_mask.shape != (batch, len_k):
+            raise ValueError(f"MultiheadAttention: argument 'key_padding_mask' must have shape {(batch, len_k)}, "
+                             f"got {key_padding_mask.shape}")
+        key_padding_mask = key_padding_mask[:, None, None, :]
+    masks = [m for m in (attn_mask, key_padding_mask) if m is not None]
+    if all(m.dtype == np.bool_ for m in masks):
+        allowed = ~masks[0]
+        for m in masks[1:]:
+            allowed = allowed & ~m
+        return allowed, False
+    additive = [np.where(m, np.float32(-np.inf), np.float32(0)) if m.dtype == np.bool_ else m for m in masks]
+    return (additive[0] if len(additive) == 1 else additive[0] + additive[1]).astype(np.float32), False

@@ -1,5 +1,5 @@
 """Losses: ``cross_entropy`` on the fused C++ softmax cross-entropy kernel; ``binary_cross_entropy_with_logits``
-and ``mse_loss`` vectorised in numpy (memory-bound, one pass each way). torch.nn.functional semantics."""
+and ``mse_loss`` on the element-wise loss kernels. torch.nn.functional semantics."""
 from __future__ import annotations
 
 import math
@@ -15,8 +15,8 @@ _F32 = np.float32
 def _class_rows(x: np.ndarray, t: np.ndarray, op: str):
     """Logits (C,), (N, C) or (N, C, d1, ...) as a (rows, C) matrix with the matching 1-D targets; also the
     shape of the unreduced loss (the target's)."""
-    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first
-        return (x if x.flags.c_contiguous else np.ascontiguousarray(x)), t, t.shape
+    if x.ndim == 2 and t.shape == x.shape[:1]:  # the common case first (the kernel copies a strided x)
+        return x, t, t.shape
     if x.ndim == 0:
         raise ValueError(f"{op}: argument 'input' must have a class dimension, got a 0-d array")
     if x.ndim == 1:
@@ -34,7 +34,7 @@ def cross_entropy_forward(x, target, weight=None, ignore_index: int = -100, redu
                           label_smoothing: float = 0.0):
     """Softmax cross-entropy of logits x (C) / (N, C) / (N, C, d1, ...) against class indices target () / (N) /
     (N, d1, ...). -> (loss, lse, weight_sum); saved: lse (rows,) float32, the log-sum-exp of each row, and
-    weight_sum (0-d float64), the denominator of 'mean'."""
+    weight_sum (a numpy float64 scalar), the denominator of 'mean'."""
     op = "cross_entropy"
     x = float32_array(x, op, "input")
     t = index_array(target, op, "target")
@@ -50,7 +50,7 @@ def cross_entropy_forward(x, target, weight=None, ignore_index: int = -100, redu
         out = np.array(total, dtype=_F32)
     else:
         out = np.array(total / weight_sum if weight_sum else math.nan, dtype=_F32)  # all ignored: NaN, as torch
-    return out, lse, np.array(weight_sum, dtype=np.float64)
+    return out, lse, np.float64(weight_sum)
 
 
 def cross_entropy_backward(dy, x, target, lse, weight_sum, weight=None, ignore_index: int = -100,
@@ -72,27 +72,26 @@ def cross_entropy_backward(dy, x, target, lse, weight_sum, weight=None, ignore_i
     return (np.moveaxis(d.reshape(moved), -1, 1),)
 
 
-def _reduce(loss: np.ndarray, reduction: str) -> np.ndarray:
-    if reduction == "none":
-        return loss
-    total = loss.sum(dtype=np.float64)
-    if reduction == "sum":
-        return np.array(total, dtype=_F32)
-    with np.errstate(invalid="ignore"):  # the mean of nothing is NaN, as torch
-        return np.array(total / np.float64(loss.size), dtype=_F32)
-
-
-def _upstream(dy: np.ndarray, shape: tuple, reduction: str) -> np.ndarray:
-    """The gradient of each unreduced loss element."""
-    if reduction == "none":
-        return dy
-    n = int(np.prod(shape))
-    return np.broadcast_to(dy / n if reduction == "mean" else dy, shape)
+def _bce_operands(x, t, weight, pos_weight):
+    """x, target, weight (broadcast to x's shape) and pos_weight as the kernel takes them: pos_weight one value
+    per class of x's last dim, or, when it varies along another dim, broadcast to x's shape with every array
+    flattened to one row."""
+    if weight is not None and weight.shape != x.shape:
+        weight = np.broadcast_to(weight, x.shape)
+    if pos_weight is not None:
+        classes = x.shape[-1] if x.ndim else 1
+        if pos_weight.size == (pos_weight.shape[-1] if pos_weight.ndim else 1):  # constant but along the last dim
+            pos_weight = np.broadcast_to(pos_weight.reshape(-1), (classes,))
+        else:
+            pos_weight = np.broadcast_to(pos_weight, x.shape).reshape(-1)
+            x, t = x.reshape(-1), t.reshape(-1)
+            weight = None if weight is None else weight.reshape(-1)
+    return x, t, weight, pos_weight
 
 
 def binary_cross_entropy_with_logits_forward(x, target, weight=None, pos_weight=None, reduction: str = "mean"):
-    """``-w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]``, stable for any x. -> (loss,
-    softplus_neg); saved: softplus_neg = -log sigmoid(x), x's shape."""
+    """``-w [pos_weight t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))]``, stable for any x (the C++ kernel;
+    'mean' and 'sum' summed in float64). -> (loss,); saved: none (backward takes x and target)."""
     op = "binary_cross_entropy_with_logits"
     x = float32_array(x, op, "input")
     t = float32_array(target, op, "target")
@@ -105,46 +104,37 @@ def binary_cross_entropy_with_logits_forward(x, target, weight=None, pos_weight=
             if np.broadcast_shapes(extra.shape, x.shape) != x.shape:
                 raise ValueError(f"{op}: argument '{name}' of shape {extra.shape} cannot be broadcast to the "
                                  f"input's shape {x.shape}")
-    softplus_neg = np.logaddexp(_F32(0), -x)  # -log sigmoid(x), stable for any x
-    log_weight = 1.0 if pos_weight is None else (pos_weight - _F32(1)) * t + _F32(1)
-    loss = (1 - t) * x + log_weight * softplus_neg
-    if weight is not None:
-        loss = loss * weight
-    return _reduce(loss.astype(_F32, copy=False), reduction), softplus_neg
+    loss = _C.bce_with_logits_forward(*_bce_operands(x, t, weight, pos_weight), reduction)
+    return (loss.reshape(x.shape) if reduction == "none" else loss,)
 
 
-def binary_cross_entropy_with_logits_backward(dy, x, target, softplus_neg, weight=None, pos_weight=None,
-                                              reduction: str = "mean", needs=(True, True)):
+def binary_cross_entropy_with_logits_backward(dy, x, target, weight=None, pos_weight=None, reduction: str = "mean",
+                                              needs=(True, True)):
     """needs: (input, target); weight and pos_weight get no gradient. -> (dx, dtarget)"""
-    g = _upstream(dy, x.shape, reduction)
-    if weight is not None:
-        g = g * weight
-    dx = dt = None
-    if needs[0]:
-        sigmoid_neg = np.exp(-(softplus_neg + x))  # 1 - sigmoid(x) = exp(-softplus(x)), softplus(x) >= 0
-        log_weight = 1.0 if pos_weight is None else (pos_weight - _F32(1)) * target + _F32(1)
-        dx = (((1 - target) - log_weight * sigmoid_neg) * g).astype(_F32, copy=False)
-    if needs[1]:
-        dt_raw = -x if pos_weight is None else -x + (pos_weight - _F32(1)) * softplus_neg
-        dt = (dt_raw * g).astype(_F32, copy=False)
-    return dx, dt
+    x2, t2, w2, pw2 = _bce_operands(x, target, weight, pos_weight)
+    dy = np.asarray(dy, _F32)
+    dx, dt = _C.bce_with_logits_backward(dy.reshape(x2.shape) if reduction == "none" else dy, x2, t2, w2, pw2,
+                                         reduction, bool(needs[0]), bool(needs[1]))
+    return (None if dx is None else dx.reshape(x.shape)), (None if dt is None else dt.reshape(x.shape))
 
 
 def mse_loss_forward(x, target, reduction: str = "mean"):
-    """Mean (or summed, or element-wise) squared error, shapes broadcast. -> (loss, diff); saved: diff = x - t."""
+    """Mean (or summed, or element-wise) squared error, shapes broadcast (the C++ kernel over the broadcast
+    shape; 'mean' and 'sum' summed in float64). -> (loss,); saved: none (backward takes x and target)."""
     x = float32_array(x, "mse_loss", "input")
     t = float32_array(target, "mse_loss", "target")
     reduction_option(reduction, "mse_loss")
     try:
-        np.broadcast_shapes(x.shape, t.shape)
+        shape = np.broadcast_shapes(x.shape, t.shape)
     except ValueError:
         raise ValueError(f"mse_loss: input of shape {x.shape} and target of shape {t.shape} cannot be "
                          "broadcast together") from None
-    diff = x - t
-    return _reduce(diff * diff, reduction), diff
+    return (_C.mse_forward(np.broadcast_to(x, shape), np.broadcast_to(t, shape), reduction),)
 
 
-def mse_loss_backward(dy, diff, input_shape, target_shape, reduction: str = "mean", needs=(True, True)):
-    """needs: (input, target). -> (dx, dtarget)"""
-    d = (2 * diff * _upstream(dy, diff.shape, reduction)).astype(_F32, copy=False)
-    return (unbroadcast(d, input_shape) if needs[0] else None), (unbroadcast(-d, target_shape) if needs[1] else None)
+def mse_loss_backward(dy, x, target, reduction: str = "mean", needs=(True, True)):
+    """needs: (input, target); each gradient summed back to its operand's shape. -> (dx, dtarget)"""
+    shape = np.broadcast_shapes(x.shape, target.shape)
+    dx, dt = _C.mse_backward(np.asarray(dy, _F32), np.broadcast_to(x, shape), np.broadcast_to(target, shape),
+                             reduction, bool(needs[0]), bool(needs[1]))
+    return (None if dx is None else unbroadcast(dx, x.shape)), (None if dt is None else unbroadcast(dt, target.shape))

@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from ..ops import attention as _attention
 from . import functional as F
 from ._dynamo import allow_our_rnns
 
@@ -23,6 +24,10 @@ _F32 = torch.float32
 
 def _cpu_f32(*tensors) -> bool:
     return all(t is None or (t.device.type == "cpu" and t.dtype == _F32) for t in tensors)
+
+
+def _np_or_none(t: Optional[Tensor]):
+    return None if t is None else t.detach().cpu().numpy()
 
 
 class Linear(torch.nn.Linear):
@@ -113,31 +118,6 @@ class GRU(_RecurrentMixin, torch.nn.GRU):
     """``torch.nn.GRU`` on the recurrent kernel."""
 
 
-def _attend_mask(attn_mask: Optional[Tensor], key_padding_mask: Optional[Tensor], batch: int, heads: int,
-                 len_q: int, len_k: int, dtype) -> Optional[Tensor]:
-    """MultiheadAttention's masks (bool True = masked out, or additive float; attn_mask (L, S) or (N*h, L, S),
-    key_padding_mask (N, S)) as one sdpa mask: bool True = attend, or additive float, broadcastable to
-    (N, h, L, S)."""
-    masks = []
-    if attn_mask is not None:
-        m = attn_mask if attn_mask.dim() == 2 else attn_mask.view(batch, heads, len_q, len_k)
-        masks.append(m)
-    if key_padding_mask is not None:
-        masks.append(key_padding_mask.view(batch, 1, 1, len_k))
-    if not masks:
-        return None
-    if all(m.dtype == torch.bool for m in masks):
-        keep = ~masks[0]
-        for m in masks[1:]:
-            keep = keep & ~m
-        return keep
-    total = None
-    for m in masks:
-        add = torch.zeros_like(m, dtype=dtype).masked_fill(m, float("-inf")) if m.dtype == torch.bool else m.to(dtype)
-        total = add if total is None else total + add
-    return total
-
-
 class MultiheadAttention(torch.nn.MultiheadAttention):
     """``torch.nn.MultiheadAttention`` with the attention on the fused kernel and the projections on our
     linear. ``need_weights=True`` (torch's default) needs the attention matrix, which the fused kernel never
@@ -169,8 +149,9 @@ class MultiheadAttention(torch.nn.MultiheadAttention):
             bq, bk, bv = (None, None, None) if b is None else b.chunk(3)
             q, k, v = F.linear(query, wq, bq), F.linear(key, wk, bk), F.linear(value, wv, bv)
         q, k, v = (t.reshape(n, -1, h, e // h).transpose(1, 2) for t in (q, k, v))
-        causal = is_causal and key_padding_mask is None
-        mask = None if causal else _attend_mask(attn_mask, key_padding_mask, n, h, len_q, len_k, query.dtype)
+        mask, causal = _attention.mha_merge_masks(_np_or_none(attn_mask), _np_or_none(key_padding_mask), n, h, len_q,
+                                                  len_k, is_causal)
+        mask = None if mask is None else torch.from_numpy(mask)
         out = F.scaled_dot_product_attention(q, k, v, mask, self.dropout if self.training else 0.0, causal)
         out = F.linear(out.transpose(1, 2).reshape(n, len_q, e), self.out_proj.weight, self.out_proj.bias)
         if not self.batch_first:

@@ -303,7 +303,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor], reduc
     x = _np(input)
     loss, lse, weight_sum = _loss.cross_entropy_forward(x, _np(target), _np(weight), ignore_index, reduction,
                                                         label_smoothing)
-    return _t(loss, x), _t(lse), _t(weight_sum)
+    return _t(loss, x), _t(lse), _t(np.asarray(weight_sum))
 
 
 @cross_entropy.register_fake

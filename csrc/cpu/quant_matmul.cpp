@@ -1,0 +1,437 @@
+// Quantized matrix products on GGUF blocks (see seqkernels/quant_matmul.h for formats and math).
+//
+// 1. Each row of x is quantized to 8 bits per block of 32: a (int8, M x K), d_a and s_a = d_a sum_i a_i
+//    (floats, M x K/32), in the calling thread's scratch, shared read-only with the worker threads.
+// 2. Threads split the weight rows into tiles of R rows (tiles never straddle two stacked matrices). For a
+//    tile, the fp16 scales are converted once (d_w and the correction coefficient c_w per block), then for
+//    each group of T rows of x every weight block is unpacked once into 32 bytes and multiplied with the T
+//    activation blocks:
+//        acc[r][t] += (d_w d_a) · idot(w_r, a_t)          (8 float lanes per accumulator)
+//        y[t][r]    = sum(acc[r][t]) + sum_b c_w s_a (+ bias)
+// The integer dot of one block: AVX-512 VNNI  dpbusd(u8 w, s8 a) -> 8 x int32;  AVX2  maddubs(u8 w, s8 a)
+// -> 16 x int16 (no overflow: 15 · 127 · 2 < 2^15; Q8_0 reads |w| and sign(a, w)), then madd with ones;
+// scalar  a plain int32 loop.
+#include "seqkernels/quant_matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "scratch.h"
+#include "seqkernels/parallel.h"
+
+#if defined(__AVX2__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+namespace sk {
+namespace {
+
+float half_to_float(uint16_t h) {
+#if defined(__F16C__)
+  return _cvtsh_ss(h);
+#else
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1Fu, mantissa = h & 0x3FFu, bits;
+  if (exponent == 31) {
+    bits = sign | 0x7F800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {  // subnormal half: mantissa · 2^-24, exact in float
+    const float v = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
+    std::memcpy(&bits, &v, 4);
+    bits |= sign;
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+#endif
+}
+
+// Round to nearest even, as F16C's conversion does.
+uint16_t float_to_half(float f) {
+#if defined(__F16C__)
+  return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+#else
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t a = x & 0x7FFFFFFFu;
+  if (a > 0x7F800000u) return sign | 0x7E00u;   // NaN
+  if (a >= 0x477FF000u) return sign | 0x7C00u;  // rounds to 65520 or more, or inf: inf
+  if (a >= 0x38800000u) {                       // a normal half (>= 2^-14): rebias 127 -> 15, round at bit 13
+    uint32_t r = a - (112u << 23);
+    r += 0xFFFu + ((r >> 13) & 1u);
+    return static_cast<uint16_t>(sign | (r >> 13));
+  }
+  // A subnormal half: units of 2^-24 (1024 units carry into the smallest normal, which encodes the same).
+  return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(std::fabs(f) * 16777216.0f)));
+#endif
+}
+
+uint16_t load_u16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// The activations of one product, quantized to 8 bits per block.
+struct Activations {
+  const int8_t* q;   // (M, K)
+  const float* d;    // (M, nb) scales
+  const float* s;    // (M, nb) d · sum of the block's q
+  int64_t K, nb;
+};
+
+void quantize_row8(const float* x, int8_t* q, float* d, float* s, int64_t K) {
+  for (int64_t b = 0; b < K / kQuantBlock; ++b) {
+    const float* xb = x + b * kQuantBlock;
+    int8_t* qb = q + b * kQuantBlock;
+#if defined(__AVX2__)
+    // 4 x 8 floats; packs interleave 128-bit lanes, the final permute restores element order.
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 xv[4], m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      xv[i] = _mm256_loadu_ps(xb + 8 * i);
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, xv[i]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    const float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_movehdup_ps(m4)));
+    const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    __m256i qi[4];
+    for (int i = 0; i < 4; ++i) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(xv[i], _mm256_set1_ps(inv)));  // nearest even
+    const __m256i total = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
+    __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4E));
+    const int sum = _mm_cvtsi128_si32(_mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xB1)));
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qb),
+                        _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+#else
+    float amax = 0.0f;
+    for (int i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float scale = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    for (int i = 0; i < kQuantBlock; ++i) {
+      const int v = static_cast<int>(std::nearbyint(xb[i] * inv));
+      qb[i] = static_cast<int8_t>(v);
+      sum += v;
+    }
+#endif
+    d[b] = scale;
+    s[b] = scale * static_cast<float>(sum);
+  }
+}
+
+// ---- one block's integer dot product, per ISA ---------------------------------------------------------
+// Each ISA gives: Block (32 unpacked weights), Act (32 activation bytes), Acc (float lanes), unpack_q4 /
+// load_q8 / load_act, dot<kSigned>(w, a) = the lanes of sum_i w_i a_i as floats (w signed or unsigned
+// bytes), and set1 / mul / fmadd on Acc.
+// kQ8Offset: what load_q8 adds to Q8_0's signed weights (VNNI multiplies unsigned by signed bytes).
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+struct Isa {
+  static constexpr const char* name = "avx512-vnni";
+  static constexpr int kQ8Offset = 128;
+  static constexpr int kRows = 4, kCols = 4;  // tile: 16 accumulators of 32 ymm registers
+  using Block = __m256i;
+  using Acc = __m256;
+  static Block unpack_q4(const uint8_t* qs) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
+  }
+  static Block load_q8(const uint8_t* qs) {
+    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(-128));
+  }
+  using Act = __m256i;
+  static Act load_act(const int8_t* a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)); }
+  template <bool kSigned>
+  static Acc dot(Block w, Act a) {
+    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a));
+  }
+  static Acc zero() { return _mm256_setzero_ps(); }
+  static Acc set1(float x) { return _mm256_set1_ps(x); }
+  static Acc mul(Acc a, Acc b) { return _mm256_mul_ps(a, b); }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return _mm256_fmadd_ps(a, b, c); }
+  static float reduce(Acc v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+#elif defined(__AVX2__) && defined(__FMA__)
+struct Isa {
+  static constexpr const char* name = "avx2";
+  static constexpr int kQ8Offset = 0;
+  static constexpr int kRows = 2, kCols = 4;  // 8 accumulators of 16 ymm registers
+  using Block = __m256i;
+  using Acc = __m256;
+  static Block unpack_q4(const uint8_t* qs) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
+  }
+  static Block load_q8(const uint8_t* qs) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)); }
+  using Act = __m256i;
+  static Act load_act(const int8_t* a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)); }
+  template <bool kSigned>
+  static Acc dot(Block w, Act a) {
+    __m256i wu = w;
+    if (kSigned) {  // |w| (unsigned, <= 128) times a with w's sign: |w| · 127 · 2 < 2^15
+      a = _mm256_sign_epi8(a, w);
+      wu = _mm256_sign_epi8(w, w);
+    }
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(wu, a), _mm256_set1_epi16(1)));
+  }
+  static Acc zero() { return _mm256_setzero_ps(); }
+  static Acc set1(float x) { return _mm256_set1_ps(x); }
+  static Acc mul(Acc a, Acc b) { return _mm256_mul_ps(a, b); }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return _mm256_fmadd_ps(a, b, c); }
+  static float reduce(Acc v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+};
+#else
+struct Isa {
+  static constexpr const char* name = "scalar";
+  static constexpr int kQ8Offset = 0;
+  static constexpr int kRows = 2, kCols = 2;
+  struct Block {
+    int16_t v[kQuantBlock];
+  };
+  using Acc = float;
+  static Block unpack_q4(const uint8_t* qs) {
+    Block b;
+    for (int i = 0; i < 16; ++i) {
+      b.v[i] = static_cast<int16_t>(qs[i] & 0x0F);
+      b.v[i + 16] = static_cast<int16_t>(qs[i] >> 4);
+    }
+    return b;
+  }
+  static Block load_q8(const uint8_t* qs) {
+    Block b;
+    for (int i = 0; i < kQuantBlock; ++i) b.v[i] = static_cast<int8_t>(qs[i]);
+    return b;
+  }
+  using Act = const int8_t*;
+  static Act load_act(const int8_t* a) { return a; }
+  template <bool kSigned>
+  static Acc dot(const Block& w, Act a) {
+    int32_t d = 0;
+    for (int i = 0; i < kQuantBlock; ++i) d += w.v[i] * a[i];
+    return static_cast<float>(d);
+  }
+  static Acc zero() { return 0.0f; }
+  static Acc set1(float x) { return x; }
+  static Acc mul(Acc a, Acc b) { return a * b; }
+  static Acc fmadd(Acc a, Acc b, Acc c) { return a * b + c; }
+  static float reduce(Acc v) { return v; }
+};
+#endif
+
+// ---- formats -------------------------------------------------------------------------------------------
+template <QuantType T>
+struct Format;
+
+template <>
+struct Format<QuantType::q4_0> {
+  static constexpr int64_t kBytes = 18;
+  static constexpr bool kSigned = false;
+  static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 2); }
+  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
+  static float correction(const uint8_t* blk) { return -8.0f * scale(blk); }
+};
+
+template <>
+struct Format<QuantType::q4_1> {
+  static constexpr int64_t kBytes = 20;
+  static constexpr bool kSigned = false;
+  static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 4); }
+  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
+  static float correction(const uint8_t* blk) { return half_to_float(load_u16(blk + 2)); }
+};
+
+template <>
+struct Format<QuantType::q8_0> {
+  static constexpr int64_t kBytes = 34;
+  static constexpr bool kSigned = Isa::kQ8Offset == 0;
+  static Isa::Block unpack(const uint8_t* blk) { return Isa::load_q8(blk + 2); }
+  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
+  static float correction(const uint8_t* blk) { return -static_cast<float>(Isa::kQ8Offset) * scale(blk); }
+};
+
+// y[t][r] for weight rows w[0..R) (row pointers) and activation rows [m0, m0 + C): the register tile.
+// dw, cw: (R, nb) scales and correction coefficients of the rows.
+template <QuantType T, int R, int C>
+void tile(float* y, int64_t ldy, const uint8_t* const* w, const float* dw, const Activations& a, int64_t m0) {
+  using F = Format<T>;
+  typename Isa::Acc acc[R][C];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = Isa::zero();
+  for (int64_t b = 0; b < a.nb; ++b) {
+    typename Isa::Block wb[R];
+    typename Isa::Acc dwv[R];
+    for (int r = 0; r < R; ++r) {
+      wb[r] = F::unpack(w[r] + b * F::kBytes);
+      dwv[r] = Isa::set1(dw[r * a.nb + b]);
+    }
+    for (int c = 0; c < C; ++c) {
+      const typename Isa::Act av = Isa::load_act(a.q + (m0 + c) * a.K + b * kQuantBlock);
+      const typename Isa::Acc dav = Isa::set1(a.d[(m0 + c) * a.nb + b]);
+      for (int r = 0; r < R; ++r)
+        acc[r][c] = Isa::fmadd(Isa::mul(Isa::template dot<F::kSigned>(wb[r], av), dav), dwv[r], acc[r][c]);
+    }
+  }
+  for (int c = 0; c < C; ++c)
+    for (int r = 0; r < R; ++r) y[(m0 + c) * ldy + r] += Isa::reduce(acc[r][c]);
+}
+
+// Weight rows [n0, n0 + R) of one matrix (row pointers w) against all M activation rows, into y[:, n0...].
+template <QuantType T, int R>
+void row_tile(float* y, int64_t ldy, const uint8_t* const* w, const float* bias, const Activations& a, int64_t M) {
+  using F = Format<T>;
+  const int64_t nb = a.nb;
+  float* scales = thread_scratch(ScratchPurpose::quant_weight_scales, 2 * R * nb);
+  float *dw = scales, *cw = scales + R * nb;
+  for (int r = 0; r < R; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      dw[r * nb + b] = F::scale(w[r] + b * F::kBytes);
+      cw[r * nb + b] = F::correction(w[r] + b * F::kBytes);
+    }
+  // The correction terms sum_b c_w s_a (and the bias) first: the tiles add their dot products to them.
+  for (int64_t m = 0; m < M; ++m) {
+    const float* sa = a.s + m * nb;
+    for (int r = 0; r < R; ++r) {
+      const float* c = cw + r * nb;
+      float corr = 0.0f;
+#pragma omp simd reduction(+ : corr)
+      for (int64_t b = 0; b < nb; ++b) corr += c[b] * sa[b];
+      y[m * ldy + r] = corr + (bias ? bias[r] : 0.0f);
+    }
+  }
+  constexpr int C = Isa::kCols;
+  int64_t m = 0;
+  for (; m + C <= M; m += C) tile<T, R, C>(y, ldy, w, dw, a, m);
+  for (; m < M; ++m) tile<T, R, 1>(y, ldy, w, dw, a, m);
+}
+
+template <QuantType T>
+void matmul_typed(float* y, const Activations& a, const QuantWeight* weights, int count, const float* bias,
+                  int64_t M, int64_t ldy) {
+  constexpr int R = Isa::kRows;
+  const int64_t row_bytes = a.nb * Format<T>::kBytes;
+  // Tiles of R rows of one matrix: (matrix, first row); a matrix's last tile may be short.
+  struct Tile {
+    int matrix;
+    int64_t row, column;  // row in its matrix, column of y
+  };
+  std::vector<Tile> tiles;
+  int64_t column = 0;
+  for (int i = 0; i < count; ++i) {
+    for (int64_t r = 0; r < weights[i].rows; r += R) tiles.push_back({i, r, column + r});
+    column += weights[i].rows;
+  }
+  // A tile of R rows reads R row_bytes of weights per activation row: split so each thread gets >= 32 KiB.
+  const int64_t work_per_tile = std::max<int64_t>(1, R * row_bytes * M);
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work_per_tile);
+  parallel_for(static_cast<int64_t>(tiles.size()), grain, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const Tile& tl = tiles[t];
+      const QuantWeight& wt = weights[tl.matrix];
+      const uint8_t* base = static_cast<const uint8_t*>(wt.data);
+      const int64_t rows = std::min<int64_t>(R, wt.rows - tl.row);
+      const uint8_t* rp[R];
+      for (int64_t r = 0; r < rows; ++r) rp[r] = base + (tl.row + r) * row_bytes;
+      float* yt = y + tl.column;
+      const float* bt = bias ? bias + tl.column : nullptr;
+      if (rows == R) {
+        row_tile<T, R>(yt, ldy, rp, bt, a, M);
+      } else {
+        for (int64_t r = 0; r < rows; ++r) row_tile<T, 1>(yt + r, ldy, rp + r, bt ? bt + r : nullptr, a, M);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+int64_t quant_block_bytes(QuantType type) {
+  switch (type) {
+    case QuantType::q4_0: return 18;
+    case QuantType::q4_1: return 20;
+    case QuantType::q8_0: return 34;
+  }
+  return 0;
+}
+
+const char* quant_kernel_name() { return Isa::name; }
+
+void quant_matmul(float* y, const float* x, const QuantWeight* weights, int count, const float* bias,
+                  const QuantMatmulSizes& sizes) {
+  const int64_t M = sizes.M, K = sizes.K, nb = K / kQuantBlock;
+  if (M <= 0 || count <= 0) return;
+  // The activations: q (M K bytes), then d and s (M nb floats each), in this thread's scratch.
+  const int64_t q_floats = (M * K + 3) / 4;
+  float* buffer = thread_scratch(ScratchPurpose::quant_activations, q_floats + 2 * M * nb);
+  int8_t* q = reinterpret_cast<int8_t*>(buffer);
+  float *d = buffer + q_floats, *s = d + M * nb;
+  parallel_for(M, row_grain(K), [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) quantize_row8(x + m * K, q + m * K, d + m * nb, s + m * nb, K);
+  });
+  const Activations a{q, d, s, K, nb};
+  switch (sizes.type) {
+    case QuantType::q4_0: matmul_typed<QuantType::q4_0>(y, a, weights, count, bias, M, sizes.ldy); break;
+    case QuantType::q4_1: matmul_typed<QuantType::q4_1>(y, a, weights, count, bias, M, sizes.ldy); break;
+    case QuantType::q8_0: matmul_typed<QuantType::q8_0>(y, a, weights, count, bias, M, sizes.ldy); break;
+  }
+}
+
+void quant_dequantize_rows(float* y, const void* w, const int64_t* ids, QuantType type, int64_t rows, int64_t K) {
+  const int64_t nb = K / kQuantBlock, bytes = quant_block_bytes(type), row_bytes = nb * bytes;
+  parallel_for(rows, row_grain(K), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* row = static_cast<const uint8_t*>(w) + (ids ? ids[r] : r) * row_bytes;
+      float* out = y + r * K;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = row + b * bytes;
+        float* o = out + b * kQuantBlock;
+        const float dd = half_to_float(load_u16(blk));
+        if (type == QuantType::q8_0) {
+          for (int i = 0; i < kQuantBlock; ++i) o[i] = dd * static_cast<float>(static_cast<int8_t>(blk[2 + i]));
+          continue;
+        }
+        const bool q41 = type == QuantType::q4_1;
+        const float mm = q41 ? half_to_float(load_u16(blk + 2)) : -8.0f * dd;
+        const uint8_t* qs = blk + (q41 ? 4 : 2);
+        for (int i = 0; i < 16; ++i) {
+          o[i] = dd * static_cast<float>(qs[i] & 0x0F) + mm;
+          o[i + 16] = dd * static_cast<float>(qs[i] >> 4) + mm;
+        }
+      }
+    }
+  });
+}
+
+void quant_quantize_q8_0(void* out, const float* x, int64_t rows, int64_t K) {
+  const int64_t nb = K / kQuantBlock;
+  parallel_for(rows, row_grain(K), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t b = 0; b < nb; ++b) {
+        const float* xb = x + r * K + b * kQuantBlock;
+        uint8_t* blk = static_cast<uint8_t*>(out) + (r * nb + b) * 34;
+        float amax = 0.0f;
+        for (int i = 0; i < kQuantBlock; ++i) amax = std::max(amax, std::fabs(xb[i]));
+        const float dd = amax / 127.0f, inv = dd != 0.0f ? 1.0f / dd : 0.0f;
+        const uint16_t h = float_to_half(dd);
+        std::memcpy(blk, &h, 2);
+        for (int i = 0; i < kQuantBlock; ++i) blk[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(std::round(xb[i] * inv)));
+      }
+  });
+}
+
+}  // namespace sk

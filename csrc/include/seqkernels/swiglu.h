@@ -1,0 +1,24 @@
+// SiLU and the fused SwiGLU gate of Llama's feed-forward block, forward and backward.
+//   silu(x) = x · σ(x),  σ(x) = 1 / (1 + e^-x);   swiglu(g, u) = silu(g) · u.
+#pragma once
+#include <cstdint>
+
+namespace sk {
+
+// y (n) = silu(x (n)); y may alias x.
+void silu_forward(float* y, const float* x, int64_t n);
+// dx = dy · σ(x) (1 + x (1 - σ(x))); dx may alias dy.
+void silu_backward(float* dx, const float* dy, const float* x, int64_t n);
+
+struct SwigluSizes {
+  int64_t rows = 0, dim = 0;
+  int64_t ld_gate = 0, ld_up = 0;  // row strides of gate and up (>= dim): both may be halves of one matrix
+};
+
+// y (rows, dim) = silu(gate) · up; gate, up (rows, dim) with row strides ld_gate, ld_up.
+void swiglu_forward(float* y, const float* gate, const float* up, const SwigluSizes& sizes);
+// dgate = dy · up · silu'(gate), dup = dy · silu(gate); dy, dgate, dup dense (rows, dim).
+void swiglu_backward(float* dgate, float* dup, const float* dy, const float* gate, const float* up,
+                     const SwigluSizes& sizes);
+
+}  // namespace sk
