@@ -16,17 +16,19 @@ def parser(doc, models=None):
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     if models:
         p.add_argument("--models", nargs="+", choices=models, default=list(models))
-    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--frameworks", nargs="+", choices=("ours", "torch"), default=["ours", "torch"],
+                   help="train with seqkernels, the PyTorch reference, or both (default; one process each keeps "
+                        "a run short on a busy machine)")
     p.add_argument("--threads", type=int, default=2, help="threads for both frameworks (default: 2)")
     p.add_argument("--json", help="write the results here")
     return p
 
 
-def set_threads(args, torch_too: bool) -> None:
+def set_threads(args) -> None:
     import seqkernels as sk
 
     sk.set_num_threads(args.threads)
-    if torch_too:
+    if "torch" in args.frameworks:
         import torch
 
         torch.set_num_threads(args.threads)

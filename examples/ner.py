@@ -3,7 +3,7 @@ fine-tuned as a token classifier, each trained by seqkernels and by PyTorch (ben
 same split, encoders and hyper-parameters; prints entity-level test P/R/F1 (strict IOB2), training seconds, and
 each run's wall seconds and CPU share.
 
-    python examples/ner.py [--models bilstm-crf minilm] [--no-torch] [--threads 2] [--epochs N]
+    python examples/ner.py [--models bilstm-crf minilm] [--frameworks ours torch] [--threads 2] [--epochs N]
 
 The one-command form for ours alone: `seqkernels train --task tag --model bilstm-crf` (then
 `seqkernels predict --task tag "Heading to Madison Square Garden tonight"`)."""
@@ -13,15 +13,16 @@ from seqkernels.apps import ner
 parser = _compare.parser(__doc__, ner.MODELS)
 parser.add_argument("--epochs", type=int, default=None, help="default: ner.DEFAULTS (per model)")
 args = parser.parse_args()
-_compare.set_threads(args, torch_too=not args.no_torch)
+_compare.set_threads(args)
 data = ner.load_split()
 rows = []
 for model in args.models:
-    (_, ours), run = _compare.timed(ner.train_tagger, data, model, epochs=args.epochs)
-    ours["run"] = run
-    print(ner.format_report(ours["test"]))
-    row = {"model": model, "ours": ours}
-    if not args.no_torch:
+    row = {"model": model}
+    if "ours" in args.frameworks:
+        (_, row["ours"]), run = _compare.timed(ner.train_tagger, data, model, epochs=args.epochs)
+        row["ours"]["run"] = run
+        print(ner.format_report(row["ours"]["test"]))
+    if "torch" in args.frameworks:
         from torch_apps import train_torch_tagger
 
         row["torch"], run = _compare.timed(train_torch_tagger, data, model, epochs=args.epochs)

@@ -5,7 +5,7 @@ pairs with in-batch negatives — by seqkernels and by PyTorch/transformers (ben
 tokenizer, batches and hyper-parameters (qa.HYPER). Prints top-1 accuracy, MRR@10, training seconds, and the
 fine-tuning's wall seconds and CPU share.
 
-    python examples/qa_retrieval.py [--no-torch] [--threads 2] [--save DIR]
+    python examples/qa_retrieval.py [--frameworks ours torch] [--threads 2] [--epochs N] [--save DIR]
 
 Then: `seqkernels search --corpus answers.jsonl --model-dir DIR "what is ai"` (--write-corpus answers.jsonl)."""
 import json
@@ -17,9 +17,12 @@ from seqkernels.models import SentenceEncoder
 
 parser = _compare.parser(__doc__)
 parser.add_argument("--save", help="save the fine-tuned seqkernels encoder here")
+parser.add_argument("--epochs", type=int, default=qa.HYPER["epochs"],
+                    help=f"fine-tuning epochs for both frameworks (default: {qa.HYPER['epochs']})")
 parser.add_argument("--write-corpus", help="write the knowledge base (every distinct answer) here as .jsonl")
 args = parser.parse_args()
-_compare.set_threads(args, torch_too=not args.no_torch)
+qa.HYPER["epochs"] = args.epochs  # qa.fine_tune and its torch twin both read qa.HYPER
+_compare.set_threads(args)
 train, test, answers = qa.qa_split()
 if args.write_corpus:
     with open(args.write_corpus, "w", encoding="utf-8") as fh:
@@ -36,12 +39,14 @@ def compare(who, encode, fine_tune):
     return result
 
 
-enc = SentenceEncoder.from_pretrained(minilm_folder())
-row = {"model": "minilm", "ours": compare("ours", lambda t: enc.encode(t, show_progress_bar=False),
-                                          lambda pairs: qa.fine_tune(enc, pairs))}
-if args.save:
-    enc.save_pretrained(args.save)
-if not args.no_torch:
+row = {"model": "minilm"}
+if "ours" in args.frameworks:
+    enc = SentenceEncoder.from_pretrained(minilm_folder())
+    row["ours"] = compare("ours", lambda t: enc.encode(t, show_progress_bar=False),
+                          lambda pairs: qa.fine_tune(enc, pairs))
+    if args.save:
+        enc.save_pretrained(args.save)
+if "torch" in args.frameworks:
     from torch_apps import torch_fine_tune, torch_sentence_encoder
 
     bert, encode, embed = torch_sentence_encoder(minilm_folder())

@@ -6,22 +6,16 @@ DIR: a ``seqkernels train --task sentiment --model minilm`` directory, or a Hugg
 BertForSequenceClassification folder (config.json, model.safetensors, vocab)."""
 from __future__ import annotations
 
-import json
-import os
-
-from .registry import Command, positive_int, register_command
+from .registry import (Command, add_threads_option, apply_threads, positive_int, read_model_config,
+                       register_command)
 
 
 def load_bert_classifier(model_dir: str):
     """(model, tokenizer, class names) from either kind of DIR."""
     from ..models import BertForSequenceClassification, BertTokenizer
 
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.isfile(config_path):
-        raise FileNotFoundError(f"{model_dir}: no config.json (a `seqkernels train --task sentiment --model minilm` "
-                                "directory or a BERT classifier folder)")
-    with open(config_path, encoding="utf-8") as fh:
-        config = json.load(fh)
+    config = read_model_config(model_dir, "give a `seqkernels train --task sentiment --model minilm` directory "
+                                          "or a BERT classifier folder")
     if "model" in config:  # a seqkernels sentiment directory
         from .sentiment import CLASSES, load_classifier
 
@@ -41,15 +35,13 @@ def _arguments(parser) -> None:
     parser.add_argument("--output", default="explanation.png", help="the heatmap PNG (default: explanation.png)")
     parser.add_argument("--steps", type=positive_int, default=32, help="integrated-gradients steps (default: 32)")
     parser.add_argument("--target", default=None, help="class to explain (default: the predicted one)")
-    parser.add_argument("--threads", type=positive_int, default=None)
+    add_threads_option(parser)
 
 
 def _run(args, parser) -> None:
-    from .. import set_num_threads
     from ..explain import explain_text, save_heatmap
 
-    if args.threads:
-        set_num_threads(args.threads)
+    apply_threads(args)
     net, tokenizer, classes = load_bert_classifier(args.model_dir)
     target = None
     if args.target is not None:

@@ -24,7 +24,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from .registry import Task, positive_int, register_task
+from .registry import Task, positive_int, read_model_config, register_task
 from .training import epoch_plan, fit
 
 MODELS = ("bilstm-crf", "minilm")
@@ -228,12 +228,7 @@ class Tagger:
     def load(cls, model_dir: str) -> "Tagger":
         from ..io import load
 
-        path = os.path.join(model_dir, "config.json")
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{model_dir}: not a tagger directory (no config.json); create one with "
-                                    "`seqkernels train --task tag --output-dir DIR`")
-        with open(path, encoding="utf-8") as fh:
-            config = json.load(fh)
+        config = read_model_config(model_dir, "create one with `seqkernels train --task tag --output-dir DIR`")
         model, tokenizer = cls.build(config)
         model.load_state_dict(load(os.path.join(model_dir, "model.safetensors")))
         return cls(config, model, tokenizer)

@@ -13,11 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .registry import Command, positive_int, register_command
+from .registry import Command, add_threads_option, apply_threads, positive_int, register_command
 from .training import epoch_plan, fit
 
 HYPER = {"epochs": 2, "batch_size": 32, "lr": 5e-5, "scale": 20.0, "max_len": 64}
@@ -127,17 +127,15 @@ def _arguments(parser) -> None:
     parser.add_argument("--field", default=None, help="the .jsonl field holding the passage (default: answer/text)")
     parser.add_argument("--model-dir", default=None, help="sentence-transformers folder (default: MiniLM)")
     parser.add_argument("-k", type=positive_int, default=3, help="answers per question (default: 3)")
-    parser.add_argument("--threads", type=positive_int, default=None)
+    add_threads_option(parser)
 
 
 def _run(args, parser) -> None:
-    from .. import set_num_threads
     from ..models.sentence_encoder import SentenceEncoder
     from ..retrieval import search
     from .ner import minilm_folder
 
-    if args.threads:
-        set_num_threads(args.threads)
+    apply_threads(args)
     model_dir = args.model_dir or minilm_folder()
     encoder = SentenceEncoder.from_pretrained(model_dir)
     passages = read_corpus(args.corpus, args.field)

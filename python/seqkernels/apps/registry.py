@@ -76,3 +76,29 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+# ---- what the applications' command lines share ------------------------------------------------------
+
+def add_threads_option(parser: argparse.ArgumentParser, help: str = "kernel threads (default: all)") -> None:
+    parser.add_argument("--threads", type=positive_int, default=None, help=help)
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """``sk.set_num_threads(args.threads)`` when ``--threads`` was given."""
+    if getattr(args, "threads", None) is not None:
+        from .. import set_num_threads
+        set_num_threads(args.threads)
+
+
+def read_model_config(model_dir: str, hint: str) -> dict:
+    """The config.json of a saved model directory; FileNotFoundError naming the directory and ``hint`` (how to
+    create one) when there is none."""
+    import json
+    import os
+
+    path = os.path.join(model_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{model_dir}: no config.json; {hint}")
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)

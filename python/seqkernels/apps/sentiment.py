@@ -19,7 +19,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from .registry import Task, register_task
+from .registry import Task, read_model_config, register_task
 from .training import epoch_plan, fit
 
 MODELS = ("textcnn", "bilstm", "minilm")
@@ -164,11 +164,7 @@ def load_classifier(model_dir: str):
     """(net, encoder) of a `seqkernels train --task sentiment` directory."""
     from ..io import load
 
-    path = os.path.join(model_dir, "config.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{model_dir}: no config.json; create it with `seqkernels train --task sentiment`")
-    with open(path, encoding="utf-8") as fh:
-        config = json.load(fh)
+    config = read_model_config(model_dir, "create it with `seqkernels train --task sentiment`")
     encoder = Encoder(config["model"], state=config["tokenizer"])
     net = build(config["model"], encoder)
     net.load_state_dict(load(os.path.join(model_dir, "model.safetensors")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .registry import TASKS, Command, positive_int, register_command
+from .registry import TASKS, Command, add_threads_option, apply_threads, positive_int, register_command
 
 # Shared options whose default depends on the task (Task.defaults; these are the fallbacks).
 _DEFAULTS = {"epochs": 6, "batch_size": 32, "lr": 5e-3, "output_dir": "seqkernels-model",
@@ -25,9 +25,7 @@ def _fill_defaults(args: argparse.Namespace, parser: argparse.ArgumentParser):
         args.model = task.models[0]
     elif args.model not in task.models:
         parser.error(f"--task {task.name} takes --model {' / '.join(task.models)}, got {args.model!r}")
-    if getattr(args, "threads", None) is not None:
-        from .. import set_num_threads
-        set_num_threads(args.threads)
+    apply_threads(args)
     return task
 
 
@@ -45,7 +43,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=None, help="learning rate")
     parser.add_argument("--output-dir", default=None, help="where to save (default: the task's, e.g. ./seqkernels-model)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=positive_int, default=None, help="kernel threads (default: all)")
+    add_threads_option(parser)
     parser.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                         help="0 silent, 1 progress bar, 2 one line per epoch")
     for task in TASKS.values():
@@ -56,7 +54,7 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     _task_option(parser)
     parser.add_argument("texts", nargs="*", help="texts ('-' reads one text per line from stdin)")
     parser.add_argument("--model-dir", default=None, help="a `seqkernels train` output directory")
-    parser.add_argument("--threads", type=positive_int, default=None)
+    add_threads_option(parser)
     for task in TASKS.values():
         task.add_predict_arguments(parser)
 
