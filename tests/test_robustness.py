@@ -86,6 +86,25 @@ def test_pickled_and_shared_memory_arrays_are_float32():
     np.testing.assert_allclose(out, np.ones((1, 1, 2, 4)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pickled_arrays_through_the_op_layer_keep_dtype_and_values(dtype):
+    """The op layer's fast paths test dtypes; an unpickled array's dtype is equal to, not identical with,
+    np.dtype(dtype), and must take the same path (float64 stays float64, values unchanged)."""
+    fresh = np.array([[-1.5, 0.0, 2.0], [3.0, -0.25, 0.5]], dtype)
+    pickled = pickle.loads(pickle.dumps(fresh))
+    assert pickled.dtype is not np.dtype(dtype)
+
+    def run(x):
+        t = sk.tensor(x, dtype=x.dtype, requires_grad=True)
+        b = sk.tensor(x[:1], dtype=x.dtype)
+        y = (F.relu(t) + F.silu(t) * b).sum(1) + t.max(0)[0].sum()
+        y.sum().backward()
+        return y.numpy(), t.grad.numpy()
+
+    for ours, expected in zip(run(pickled), run(fresh)):
+        assert ours.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(ours, expected)
+
 def test_unaligned_arrays_are_copied_or_rejected():
     buf = np.zeros(4 * 12 + 1, np.uint8)
     x = np.frombuffer(buf.data, dtype=np.float32, count=12, offset=1).reshape(3, 4)
