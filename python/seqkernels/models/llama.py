@@ -460,24 +460,36 @@ def _pick(logits: np.ndarray, temperature: float, top_k, top_p, rng) -> int:
 
 class _StreamDecoder:
     """Text of the generated ids, released piece by piece: a piece is held back while it ends in an
-    incomplete UTF-8 sequence (decoded as U+FFFD) so that a multi-byte character is never split."""
+    incomplete UTF-8 sequence (decoded as U+FFFD) so that a multi-byte character is never split. Each step
+    decodes only the ids since the last released piece, with those of the piece before as context (so the
+    decoder's joining of pieces, e.g. of byte-level tokens, is the same as decoding everything): O(1) per
+    step, not O(length)."""
 
     def __init__(self, tokenizer: LlamaTokenizer):
         self._tk = tokenizer
         self._ids: List[int] = []
+        self._prefix = 0  # ids[prefix:read]: the context, already released
+        self._read = 0
         self.text = ""
-        self._sent = 0
+
+    def _decode(self, ids) -> str:
+        return self._tk.decode(ids, skip_special_tokens=True)
 
     def push(self, token: int) -> str:
         self._ids.append(token)
-        self.text = self._tk.decode(self._ids, skip_special_tokens=True)
-        if self.text.endswith("\ufffd"):
-            return ""
-        piece, self._sent = self.text[self._sent:], len(self.text)
-        return piece
+        return self._release(hold_incomplete=True)
 
     def flush(self) -> str:
-        piece, self._sent = self.text[self._sent:], len(self.text)
+        return self._release(hold_incomplete=False)
+
+    def _release(self, hold_incomplete: bool) -> str:
+        context = self._decode(self._ids[self._prefix:self._read])
+        new = self._decode(self._ids[self._prefix:])
+        if len(new) <= len(context) or (hold_incomplete and new.endswith("\ufffd")):
+            return ""
+        piece = new[len(context):]
+        self._prefix, self._read = self._read, len(self._ids)
+        self.text += piece
         return piece
 
 
