@@ -74,8 +74,9 @@ def _ours(model, prompt):
     first = np.array([int(out.logits[0, -1].argmax())])
     with Clock() as g:
         model.generate(first, max_new_tokens=NEW_TOKENS, eos_token_id=None, past_key_values=out.past_key_values)
+    peak = rss_kb("VmHWM")  # before the perplexity pass (every position's logits, in float64), as for the others
     return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall,
-                ppl=perplexity(model.forward(ids).logits, ids))
+                ppl=perplexity(model.forward(ids).logits, ids), peak_kb=peak)
 
 
 def worker_ours(path, prompt):
@@ -86,7 +87,7 @@ def worker_ours(path, prompt):
     model = sk.models.LlamaForCausalLM.from_gguf(path)
     loaded = rss_kb()
     res = _ours(model, prompt)
-    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(res.pop("peak_kb") - base) / 1024)
 
 
 def worker_ours_float(path, prompt, quantize=False):
@@ -100,7 +101,7 @@ def worker_ours_float(path, prompt, quantize=False):
         model = sk.quantization.quantize_dynamic(model, inplace=True)
     loaded = rss_kb()
     res = _ours(model, prompt)
-    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+    return dict(res, rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(res.pop("peak_kb") - base) / 1024)
 
 
 def worker_llama_cpp(path, prompt):
@@ -147,9 +148,10 @@ def worker_transformers(path, prompt):
             for _ in range(NEW_TOKENS):
                 out = model(token, past_key_values=cache, use_cache=True)
                 cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        peak = rss_kb("VmHWM")
         ppl = perplexity(model(ids).logits[0].numpy(), prompt)
     return dict(prompt_s=p.wall, prompt_cpu=p.cpu / p.wall, gen_s=g.wall, gen_cpu=g.cpu / g.wall, ppl=ppl,
-                rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(rss_kb("VmHWM") - base) / 1024)
+                rss_load_mb=(loaded - base) / 1024, rss_peak_mb=(peak - base) / 1024)
 
 
 WORKERS = {"seqkernels": worker_ours, "llama.cpp": worker_llama_cpp, "transformers": worker_transformers,
@@ -274,7 +276,9 @@ def main():
              f"(`from_gguf(path)`); float32 = `from_gguf(path, dequantize=True)` on the float GEMM; int8 = that float "
              f"model through `sk.quantization.quantize_dynamic` (Q8_0 weights). llama.cpp: llama-cpp-python "
              f"(its own environment). transformers: float32, its GGUF loader. Ratios: ours / theirs tok/s (above 1: "
-             f"seqkernels faster). Perplexity: of the 256 prompt tokens (next-token, one forward pass).", "",
+             f"seqkernels faster). Perplexity: of the 256 prompt tokens (next-token, one forward pass). RSS: growth "
+             f"from before loading, right after loading and at its peak up to the end of generation (before the "
+             f"perplexity pass); it counts the memory-mapped weights once they are read.", "",
              "| contender | prompt tok/s (CPU share) | generation tok/s (CPU share) | seqkernels / it, prompt | "
              "seqkernels / it, generation | perplexity | prompt GFLOP/s (of FMA peak) | RSS growth after load | "
              "peak RSS growth / file |",

@@ -1,7 +1,7 @@
 """Whole training epochs, seqkernels vs PyTorch eager vs TensorFlow-Keras ``fit``, at the same thread count.
 
     python benchmarks/bench_training.py [--threads 2] [--rounds 3] [--epochs 2] [--models textcnn,lstm,bert,minilm]
-                                        [--tf-python /work/venv-tf/bin/python] [--profile] [--no-write]
+                                        [--tf-python /work/venv-tf/bin/python] [--profile] [--json FILE]
 
 Workloads (the ``seqkernels train`` defaults on the bundled BBC News articles: the same Keras Tokenizer ids,
 vocabulary 10000, 150 tokens post-padded, batch 32, Adam lr 5e-3, cross-entropy):

@@ -128,7 +128,7 @@ def train_torch_tagger(data, model="bilstm-crf", epochs=None, batch_size=None, l
         for b in plan[epoch]:
             batch = [a[b] for a in arrays]
             keep = max(1, int((batch[0] != ner.PAD).sum(1).max())) if model == "bilstm-crf" else int(batch[1].sum(1).max())
-            batch = [torch.from_numpy(a[:, :keep]) for a in batch]
+            batch = [torch.from_numpy(a[:, :keep]).contiguous() for a in batch]  # transformers .view()s the labels
             if model == "bilstm-crf":
                 loss = net.loss(*batch)
             else:

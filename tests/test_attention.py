@@ -92,6 +92,22 @@ def test_broadcast_masks(rng, mask_shape, kind):
     run_both(rng, (2, 3, 21, 16), (2, 3, 34, 16), mask=mask)
 
 
+@pytest.mark.parametrize("kind", ["bool", "additive"])
+def test_masks_with_few_query_rows(rng, kind):
+    # Up to 4 query rows per head (decoding against a cache) take the kernel's row-at-a-time path: masks
+    # there too, a fully masked row included (zero output and gradients).
+    shape = (2, 3, 3, 34)
+    if kind == "bool":
+        mask = rng.random(shape) > 0.3
+        mask[..., 0] = True
+        mask[1, 2, 1] = False
+    else:
+        mask = rng.standard_normal(shape, dtype=np.float32) * 3
+    out, dq = run_both(rng, (2, 3, 3, 16), (2, 3, 34, 16), mask=mask)[:2]
+    if kind == "bool":
+        assert np.all(out[1, 2, 1] == 0) and np.all(dq[1, 2, 1] == 0)
+
+
 def test_scale_and_strided_mask(rng):
     mask = (rng.random((34, 21)) > 0.2).T  # a transposed (non-contiguous) view is read in place
     mask[:, 0] = True
@@ -150,9 +166,10 @@ def test_deterministic_across_threads(rng, B, H):
             assert np.array_equal(a, b)
 
 
-def test_dropout(rng):
+@pytest.mark.parametrize("Lq", [9, 4], ids=["tiles", "few-rows"])
+def test_dropout(rng, Lq):
     torch = pytest.importorskip("torch")
-    B, H, Lq, Lk, p = 2, 2, 9, 16, 0.3
+    B, H, Lk, p = 2, 2, 16, 0.3
     q, k, v, g = (rng.standard_normal(s, dtype=np.float32) for s in
                   [(B, H, Lq, Lk), (B, H, Lk, Lk), (B, H, Lk, Lk), (B, H, Lq, Lk)])
     eye = sk.tensor(np.broadcast_to(np.eye(Lk, dtype=np.float32), v.shape))
@@ -162,7 +179,7 @@ def test_dropout(rng):
     keep = dropped / probs.numpy()  # with v = I the output is the dropped probabilities themselves
     kept = keep > 0
     np.testing.assert_allclose(keep[kept], 1 / (1 - p), rtol=1e-5)
-    assert abs(kept.mean() - (1 - p)) < 0.06  # 576 Bernoulli draws: 4 standard deviations
+    assert abs(kept.mean() - (1 - p)) < 4 * np.sqrt(p * (1 - p) / kept.size)  # 4 standard deviations
     # The same seed gives the same mask, and backward uses it: compare with the reference under `keep`.
     sk.manual_seed(5)
     tq, tk, tv = (sk.tensor(x, requires_grad=True) for x in (q, k, v))

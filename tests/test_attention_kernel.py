@@ -60,6 +60,7 @@ def draw(rng, B, H, Hkv, Lq, Lk, D):
 SHAPES = [  # (B, H, Hkv, Lq, Lk, D): groups of 1..6, Lq <, =, > Lk, tile edges (128) crossed, odd D
     (1, 2, 1, 1, 1, 8), (2, 6, 2, 11, 13, 8), (1, 4, 4, 5, 5, 3), (2, 3, 1, 1, 17, 13), (1, 6, 3, 37, 200, 16),
     (3, 4, 2, 130, 129, 32), (1, 4, 1, 150, 40, 7), (1, 8, 2, 64, 300, 24),
+    (2, 6, 3, 4, 9, 5), (1, 4, 2, 3, 2, 8),  # few query rows (the decoding path), Lq < and > Lk
 ]
 
 

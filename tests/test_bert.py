@@ -135,6 +135,36 @@ def test_heads_match_transformers(tmp_path, rng):
     np.testing.assert_allclose(got.loss.item(), want.loss.item(), **tol)
 
 
+def test_token_classification_loss_and_gradients_match_transformers(tmp_path, rng):
+    """One training step's loss and every parameter's gradient, with -100 on padding and on non-first pieces
+    (as the NER application labels them), dropout off on both sides."""
+    torch, transformers = pytest.importorskip("torch"), pytest.importorskip("transformers")
+    ids, mask, types = batch(rng, TINY["vocab_size"])
+    labels = rng.integers(0, 5, size=ids.shape)
+    labels[mask == 0] = -100
+    labels[:, 0] = -100                 # [CLS]
+    labels[0, 2:4] = -100               # pieces after a word's first
+    folder, ref = hf_folder(tmp_path, transformers.BertForTokenClassification, num_labels=5)
+    want = ref(*(torch.from_numpy(a) for a in (ids, mask, types)), labels=torch.from_numpy(labels)).loss
+    want.backward()
+    model = BertForTokenClassification.from_pretrained(folder).eval()
+    got = model(ids, mask, types, labels=labels).loss
+    got.backward()
+    np.testing.assert_allclose(got.item(), want.item(), rtol=1e-5)
+    ref_grads = {name: p.grad.numpy() for name, p in ref.named_parameters()}
+    for name, p in model.named_parameters():
+        g, w = p.grad.numpy(), ref_grads[name]
+        # float32 through two layers of width 16; gradients are O(0.1-1), differences observed ~1e-7.
+        np.testing.assert_allclose(g, w, atol=1e-5 * max(1.0, np.abs(w).max()), rtol=1e-4, err_msg=name)
+    # the loss is the mean over labelled positions only
+    logits = model(ids, mask, types).logits.numpy().reshape(-1, 5).astype(np.float64)
+    flat = labels.reshape(-1)
+    keep = flat != -100
+    shifted = logits - logits.max(1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    np.testing.assert_allclose(got.item(), -logp[keep, flat[keep]].mean(), rtol=1e-5)
+
+
 SENTENCES = ["A man is playing a guitar.", "The new movie is awesome!",
              "Fused attention kernels never hold the whole score matrix.", "Short one."]
 

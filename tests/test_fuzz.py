@@ -227,8 +227,6 @@ C_CASES = {
     # LLM kernels: RMS norm, SiLU / SwiGLU, rotary embedding (in place), GGUF-quantized weights (uint8 blocks)
     "rms_norm_forward": ([A2, Arr("C", optional=True), Float(1e-6)], {}),
     "rms_norm_backward": ([A2, A2, Arr("N"), Arr("C", optional=True), BOOL], {}),
-    "silu_forward": ([Arr("N C")], {}),
-    "silu_backward": ([Arr("N C"), Arr("N C")], {}),
     "swiglu_forward": ([A2, A2], {}),
     "swiglu_backward": ([A2, A2, A2], {}),
     "rotary_embedding_": ([Arr("T H*D"), Ids("T", "L"), Int(2, 4), Float(10000.0)],

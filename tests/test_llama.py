@@ -246,9 +246,28 @@ def test_gguf_streaming_generation(gguf_file):
     assert isinstance(model.forward(ids[:3]).past_key_values, LlamaCache)
 
 
+def test_stream_decoder_releases_whole_characters(gguf_file):
+    # Pushed one id at a time, the pieces join to the text of all ids, and none ends in a split character
+    # (byte-level BPE spells rare characters as several byte tokens).
+    from seqkernels.models.llama import _StreamDecoder
+
+    tok = LlamaForCausalLM.from_gguf(gguf_file).tokenizer
+    text = "naïve café ✓ 日本語 — the end"
+    ids = tok.encode(text)
+    stream = _StreamDecoder(tok)
+    pieces = [stream.push(i) for i in ids] + [stream.flush()]
+    assert "".join(pieces) == text == stream.text
+    assert not any(p.endswith("\ufffd") for p in pieces)
+    assert len(ids) > len(text.split())  # several ids per word: the pieces were really joined
+
+
 def test_gguf_reads_tensors_in_place(gguf_file):
     model = LlamaForCausalLM.from_gguf(gguf_file)
     part = model.layers[0].qkv.parts[0]
-    assert isinstance(part, np.memmap) or isinstance(part.base, np.memmap)
+    mapping = part
+    while mapping is not None and not isinstance(mapping, np.memmap):  # a view (of a view) of the file's map
+        mapping = mapping.base
+    assert mapping is not None and os.path.samefile(mapping.filename, gguf_file)
+    assert np.shares_memory(part, mapping)
     with pytest.raises(FileNotFoundError):
         LlamaForCausalLM.from_gguf(gguf_file.parent / "missing.gguf")

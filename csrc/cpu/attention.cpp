@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "seqkernels/gemm.h"
+#include "scratch.h"
 #include "seqkernels/parallel.h"
 #include "simd_math.h"
 
@@ -173,35 +174,33 @@ int64_t key_end(const AttentionParams& p, int64_t i0, int64_t rows) {
   return p.causal == AttentionCausal::none ? p.len_k : std::min(p.len_k, i0 + rows + causal_shift(p));
 }
 
+// Adds the mask to the scores row[0, cols) of query i against keys [j0, j0 + cols): masked entries -inf.
+void mask_row(const AttentionParams& p, const Head& hd, int64_t i, int64_t j0, int64_t cols, float* row) {
+  const AttentionMask& mk = p.mask;
+  if (mk.kind != AttentionMask::Kind::none) {
+    const int64_t offset = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k + i * mk.stride_q;
+    if (mk.kind == AttentionMask::Kind::boolean) {
+      const uint8_t* allowed = static_cast<const uint8_t*>(mk.data) + offset;
+      for (int64_t c = 0; c < cols; ++c)
+        if (!allowed[c * mk.stride_k]) row[c] = -kInf;
+    } else {
+      const float* add = static_cast<const float*>(mk.data) + offset;
+      for (int64_t c = 0; c < cols; ++c) row[c] += add[c * mk.stride_k];
+    }
+  }
+  if (p.causal != AttentionCausal::none) {
+    const int64_t first_masked = std::max<int64_t>(0, i + 1 + causal_shift(p) - j0);
+    std::fill(row + std::min(first_masked, cols), row + cols, -kInf);
+  }
+}
+
 // s[r][c] = scale · q_{i0+r} · k_{j0+c} + mask, with masked entries -inf.
 void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t rows, int64_t j0, int64_t cols,
                  float* s, PackedBlocks& packs) {
   const int64_t D = p.head_dim;
   const float* keys_t = packs.get(p, hd.kv_index, PackedBlocks::kKeysT, j0, hd.k, hd.ldk);
   gemm_prepacked_b(s, kBlockK, hd.q + i0 * hd.ldq, hd.ldq, keys_t, {rows, cols, D, false, false, p.scale, 0.0f});
-  const AttentionMask& mk = p.mask;
-  if (mk.kind != AttentionMask::Kind::none) {
-    const int64_t base = hd.b * mk.stride_b + hd.h * mk.stride_h + j0 * mk.stride_k;
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = s + r * kBlockK;
-      const int64_t offset = base + (i0 + r) * mk.stride_q;
-      if (mk.kind == AttentionMask::Kind::boolean) {
-        const uint8_t* allowed = static_cast<const uint8_t*>(mk.data) + offset;
-        for (int64_t c = 0; c < cols; ++c)
-          if (!allowed[c * mk.stride_k]) row[c] = -kInf;
-      } else {
-        const float* add = static_cast<const float*>(mk.data) + offset;
-        for (int64_t c = 0; c < cols; ++c) row[c] += add[c * mk.stride_k];
-      }
-    }
-  }
-  if (p.causal != AttentionCausal::none) {
-    const int64_t shift = causal_shift(p);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t first_masked = std::max<int64_t>(0, i0 + r + 1 + shift - j0);
-      std::fill(s + r * kBlockK + std::min(first_masked, cols), s + r * kBlockK + cols, -kInf);
-    }
-  }
+  for (int64_t r = 0; r < rows; ++r) mask_row(p, hd, i0 + r, j0, cols, s + r * kBlockK);
 }
 
 // keep[r][c] = 1/(1-p) or 0: the dropout factor of each entry of the tile.
@@ -353,11 +352,60 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
 
 }  // namespace
 
+// Forward for one query row i of a head when there are few query rows (decoding against a cache): its
+// scores s_j = scale q·k_j + mask (j < key_end) are dot products with the keys read in place, into s
+// (len_k floats), and out = Σ_j exp(s_j - m) z_j v_j / l with m = max s, l = Σ_j exp(s_j - m), the values
+// read in place — no packed operands and no tiles, whose set-up costs more than such a row's products.
+void forward_row(const AttentionParams& p, const Dropout& dropout, const Head& hd, int64_t i, float* o, float* lse,
+                 float* s) {
+  const int64_t D = p.head_dim, n = std::max<int64_t>(0, key_end(p, i, 1));
+  const float* q = hd.q + i * hd.ldq;
+  std::fill(o, o + D, 0.0f);
+  for (int64_t j = 0; j < n; ++j) s[j] = p.scale * dot(q, hd.k + j * hd.ldk, D);
+  mask_row(p, hd, i, 0, n, s);
+  const float m = n ? simd::row_max(s, n) : -kInf;
+  if (m == -kInf) {  // fully masked (NaN scores poison the row, as in forward_block)
+    const bool nan = std::any_of(s, s + n, [](float x) { return std::isnan(x); });
+    if (nan) std::fill(o, o + D, std::numeric_limits<float>::quiet_NaN());
+    *lse = nan ? std::numeric_limits<float>::quiet_NaN() : kInf;
+    return;
+  }
+  const float l = exp_shifted_sum(s, n, m);
+  if (dropout.active) {
+    float* keep = s + p.len_k;
+    dropout_tile(p, dropout, hd, i, 1, 0, n, keep);
+    for (int64_t j = 0; j < n; ++j) s[j] *= keep[j];
+  }
+  for (int64_t j = 0; j < n; ++j) {  // o += s_j v_j
+    const float* vj = hd.v + j * hd.ldv;
+    const V::T w = V::set1(s[j]);
+    int64_t d = 0;
+    for (; d + V::W <= D; d += V::W) V::storeu(o + d, V::fmadd(w, V::loadu(vj + d), V::loadu(o + d)));
+    for (; d < D; ++d) o[d] += s[j] * vj[d];
+  }
+  scale_row(o, D, 1.0f / l);
+  *lse = m + std::log(l);
+}
+
+// Up to this many query rows per head take forward_row.
+constexpr int64_t kRowPathMaxQueries = 4;
+
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionParams& p) {
   const int64_t heads = p.batch * p.heads, q_blocks = blocks(p.len_q, kBlockQ);
   const Dropout dropout(p);
   const Layouts lay(p);
+  if (p.len_q <= kRowPathMaxQueries) {
+    parallel_for(heads * p.len_q, 1, [&](int64_t begin, int64_t end) {
+      float* s = thread_scratch(ScratchPurpose::attention_scores, 2 * p.len_k);  // scores, dropout factors
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t bh = item / p.len_q, i = item % p.len_q;
+        forward_row(p, dropout, head_at(p, lay, bh, q, k, v), i, out + (bh * p.len_q + i) * p.head_dim,
+                    lse + item, s);
+      }
+    });
+    return;
+  }
   parallel_for(heads * q_blocks, 1, [&](int64_t begin, int64_t end) {
     Tiles t;
     for (int64_t item = begin; item < end; ++item) {

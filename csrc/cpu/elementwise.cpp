@@ -36,7 +36,6 @@ void parallel_map2(float* y, const float* a, const float* c, int64_t n, Fn fn) {
 }
 
 inline V one() { return Vec::set1(1.0f); }
-inline V sigmoid(V x) { return simd::div(one(), Vec::add(one(), simd::exp(simd::sub(Vec::zero(), x)))); }
 inline V greater_than_zero(V x, V if_positive, V otherwise) {  // x > 0 ? if_positive : otherwise (NaN: otherwise)
   return simd::select_less(Vec::zero(), x, if_positive, otherwise);
 }
@@ -72,9 +71,9 @@ void unary_forward(float* y, const float* x, int64_t n, UnaryOp op, const UnaryP
     case UnaryOp::tanh:
       return parallel_map(y, x, n, [](V v) { return simd::tanh(v); });
     case UnaryOp::sigmoid:
-      return parallel_map(y, x, n, [](V v) { return sigmoid(v); });
+      return parallel_map(y, x, n, [](V v) { return simd::sigmoid(v); });
     case UnaryOp::silu:
-      return parallel_map(y, x, n, [](V v) { return Vec::mul(v, sigmoid(v)); });
+      return parallel_map(y, x, n, [](V v) { return simd::silu(v); });
     case UnaryOp::softplus:
       return parallel_map(y, x, n, [&](V v) {
         const V bx = Vec::mul(beta, v);
@@ -106,14 +105,11 @@ void unary_backward(float* dx, const float* dy, const float* x, const float* y, 
     case UnaryOp::sigmoid:
       return parallel_map2(dx, dy, y, n, [](V g, V s) { return Vec::mul(g, Vec::mul(s, simd::sub(one(), s))); });
     case UnaryOp::silu:
-      return parallel_map2(dx, dy, x, n, [](V g, V v) {
-        const V s = sigmoid(v);
-        return Vec::mul(g, Vec::mul(s, Vec::fmadd(v, simd::sub(one(), s), one())));
-      });
+      return parallel_map2(dx, dy, x, n, [](V g, V v) { return Vec::mul(g, simd::silu_grad(v)); });
     case UnaryOp::softplus:
       return parallel_map2(dx, dy, x, n, [&](V g, V v) {
         const V bx = Vec::mul(beta, v);
-        return simd::select_less(threshold, bx, g, Vec::mul(g, sigmoid(bx)));
+        return simd::select_less(threshold, bx, g, Vec::mul(g, simd::sigmoid(bx)));
       });
     case UnaryOp::leaky_relu:
       return parallel_map2(dx, dy, x, n, [&](V g, V v) { return greater_than_zero(v, g, Vec::mul(alpha, g)); });

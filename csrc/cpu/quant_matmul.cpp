@@ -78,6 +78,11 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
+// out[b] = the fp16 number at p + b · stride, as float, for b < n.
+void halves_scalar(float* out, const uint8_t* p, int64_t stride, int64_t n) {
+  for (int64_t b = 0; b < n; ++b) out[b] = half_to_float(load_u16(p + b * stride));
+}
+
 // The activations of one product, quantized to 8 bits per block.
 struct Activations {
   const int8_t* q;   // (M, K)
@@ -130,7 +135,7 @@ void quantize_row8(const float* x, int8_t* q, float* d, float* s, int64_t K) {
 // ---- one block's integer dot product, per ISA ---------------------------------------------------------
 // Each ISA gives: Block (32 unpacked weights), Act (32 activation bytes), Acc (float lanes), unpack_q4 /
 // load_q8 / load_act, dot<kSigned>(w, a) = the lanes of sum_i w_i a_i as floats (w signed or unsigned
-// bytes), and set1 / mul / fmadd on Acc.
+// bytes), set1 / mul / fmadd on Acc, and halves (= halves_scalar: a row's block scales as floats).
 // kQ8Offset: what load_q8 adds to Q8_0's signed weights (VNNI multiplies unsigned by signed bytes).
 
 #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
@@ -161,6 +166,17 @@ struct Isa {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+  // 16 blocks at a time: gather the 32-bit words at the scales, keep their low halves, convert.
+  static void halves(float* out, const uint8_t* p, int64_t stride, int64_t n) {
+    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                               _mm512_set1_epi32(static_cast<int>(stride)));
+    int64_t b = 0;
+    for (; b + 16 <= n; b += 16) {
+      const __m512i words = _mm512_i32gather_epi32(offsets, p + b * stride, 1);
+      _mm512_storeu_ps(out + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words)));
+    }
+    halves_scalar(out + b, p + b * stride, stride, n - b);
   }
 };
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -195,6 +211,7 @@ struct Isa {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  static void halves(float* out, const uint8_t* p, int64_t stride, int64_t n) { halves_scalar(out, p, stride, n); }
 };
 #else
 struct Isa {
@@ -231,38 +248,38 @@ struct Isa {
   static Acc mul(Acc a, Acc b) { return a * b; }
   static Acc fmadd(Acc a, Acc b, Acc c) { return a * b + c; }
   static float reduce(Acc v) { return v; }
+  static void halves(float* out, const uint8_t* p, int64_t stride, int64_t n) { halves_scalar(out, p, stride, n); }
 };
 #endif
 
 // ---- formats -------------------------------------------------------------------------------------------
+// A block: its scale d (fp16) at byte 0, then Q4_1's min m (fp16); the correction coefficient c_w is m
+// (kMinAt: its byte) or kZeroPoint · d (Q4_0's nibbles are offset by 8, VNNI's Q8_0 bytes by kQ8Offset).
 template <QuantType T>
 struct Format;
 
 template <>
 struct Format<QuantType::q4_0> {
-  static constexpr int64_t kBytes = 18;
+  static constexpr int64_t kBytes = 18, kMinAt = -1;
+  static constexpr float kZeroPoint = -8.0f;
   static constexpr bool kSigned = false;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 2); }
-  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
-  static float correction(const uint8_t* blk) { return -8.0f * scale(blk); }
 };
 
 template <>
 struct Format<QuantType::q4_1> {
-  static constexpr int64_t kBytes = 20;
+  static constexpr int64_t kBytes = 20, kMinAt = 2;
+  static constexpr float kZeroPoint = 0.0f;
   static constexpr bool kSigned = false;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 4); }
-  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
-  static float correction(const uint8_t* blk) { return half_to_float(load_u16(blk + 2)); }
 };
 
 template <>
 struct Format<QuantType::q8_0> {
-  static constexpr int64_t kBytes = 34;
+  static constexpr int64_t kBytes = 34, kMinAt = -1;
+  static constexpr float kZeroPoint = -static_cast<float>(Isa::kQ8Offset);
   static constexpr bool kSigned = Isa::kQ8Offset == 0;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::load_q8(blk + 2); }
-  static float scale(const uint8_t* blk) { return half_to_float(load_u16(blk)); }
-  static float correction(const uint8_t* blk) { return -static_cast<float>(Isa::kQ8Offset) * scale(blk); }
 };
 
 // y[t][r] for weight rows w[0..R) (row pointers) and activation rows [m0, m0 + C): the register tile.
@@ -298,11 +315,14 @@ void row_tile(float* y, int64_t ldy, const uint8_t* const* w, const float* bias,
   const int64_t nb = a.nb;
   float* scales = thread_scratch(ScratchPurpose::quant_weight_scales, 2 * R * nb);
   float *dw = scales, *cw = scales + R * nb;
-  for (int r = 0; r < R; ++r)
-    for (int64_t b = 0; b < nb; ++b) {
-      dw[r * nb + b] = F::scale(w[r] + b * F::kBytes);
-      cw[r * nb + b] = F::correction(w[r] + b * F::kBytes);
+  for (int r = 0; r < R; ++r) {
+    Isa::halves(dw + r * nb, w[r], F::kBytes, nb);
+    if constexpr (F::kMinAt >= 0) {
+      Isa::halves(cw + r * nb, w[r] + F::kMinAt, F::kBytes, nb);
+    } else {
+      for (int64_t b = 0; b < nb; ++b) cw[r * nb + b] = F::kZeroPoint * dw[r * nb + b];
     }
+  }
   // The correction terms sum_b c_w s_a (and the bias) first: the tiles add their dot products to them.
   for (int64_t m = 0; m < M; ++m) {
     const float* sa = a.s + m * nb;

@@ -77,6 +77,7 @@ class Workspace {
 
 using simd::V;
 using simd::Vec;
+using simd::sigmoid;
 
 struct FullLanes {  // a whole register at p
   static V load(const float* p) { return Vec::loadu(p); }
@@ -106,7 +107,6 @@ inline void for_lanes(int64_t H, Body&& body) {
 
 inline V one() { return Vec::set1(1.0f); }
 inline V one_minus(V x) { return simd::sub(one(), x); }
-inline V sigmoid(V x) { return simd::div(one(), Vec::add(one(), simd::exp(simd::sub(Vec::zero(), x)))); }
 // p + q + b_ih + b_hh at offset `at`.
 template <class Lanes>
 inline V preactivation(const Lanes& io, int64_t at, const float* p, const float* q, const float* b_ih,

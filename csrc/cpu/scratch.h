@@ -21,6 +21,7 @@ enum class ScratchPurpose : int {
   elementwise_gradient,
   crf_workspace,
   crf_weight_grads,
+  attention_scores,
   count
 };
 

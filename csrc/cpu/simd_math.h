@@ -8,6 +8,8 @@
 //            absolute error <= 1.5e-7 (about 1 float ulp near 1), sign restored from x.
 //   tanh(x): 1 - 2 / (e^{2x} + 1) for |x| >= 0.625 and an odd Taylor polynomial below (keeps relative
 //            accuracy near 0 where the exp form cancels).
+//   sigmoid(x) = 1 / (1 + e^-x) (e^-x -> inf gives 0);  silu(x) = x sigmoid(x);
+//   silu'(x) = sigmoid(x) (1 + x (1 - sigmoid(x))).
 //
 // Each ISA supplies the few primitives the functions need beyond Vec (sub, div, min, max, round to
 // nearest, 2^n for integral n, abs, copysign, a select on x < y); the functions are written once.
@@ -170,6 +172,16 @@ inline V tanh(V x) {
   p = Vec::fmadd(p, z, Vec::set1(-3.33332819422e-1f));
   V small = Vec::fmadd(Vec::mul(p, z), x, x);
   return select_less(ax, Vec::set1(0.625f), small, copysign(big, x));
+}
+
+inline V sigmoid(V x) {
+  const V one = Vec::set1(1.0f);
+  return div(one, Vec::add(one, exp(sub(Vec::zero(), x))));
+}
+inline V silu(V x) { return Vec::mul(x, sigmoid(x)); }
+inline V silu_grad(V x) {
+  const V s = sigmoid(x), one = Vec::set1(1.0f);
+  return Vec::mul(s, Vec::fmadd(x, sub(one, s), one));
 }
 
 // Row reductions for the softmax-like kernels.

@@ -1,10 +1,8 @@
-// SiLU and fused SwiGLU, forward and backward.
+// Fused SwiGLU, forward and backward (silu and silu' from simd_math.h; plain SiLU is the element-wise family's).
 //
-//   σ(x) = 1 / (1 + e^-x)            (simd_math.h's exp; e^-x -> inf gives σ = 0 and silu = -0)
-//   silu(x) = x σ(x),                 silu'(x) = σ(x) (1 + x (1 - σ(x)))
 //   swiglu(g, u) = silu(g) u,         dg = dy u silu'(g),  du = dy silu(g)
-// Element-wise over flat ranges (SiLU) or rows (SwiGLU, whose operands may be strided halves of one
-// matrix: the fused gate/up projection's output), split over threads.
+// Over rows (the operands may be strided halves of one matrix: the fused gate/up projection's output), split
+// over threads.
 #include "seqkernels/swiglu.h"
 
 #include "seqkernels/parallel.h"
@@ -12,33 +10,11 @@
 
 namespace sk {
 namespace {
-
 using simd::V;
 using simd::Vec;
-
-V sigmoid(V x) {
-  const V one = Vec::set1(1.0f);
-  return simd::div(one, Vec::add(one, simd::exp(simd::sub(Vec::zero(), x))));
-}
-
-V silu(V x) { return Vec::mul(x, sigmoid(x)); }
-
-V silu_grad(V x) {  // σ(x) (1 + x (1 - σ(x)))
-  const V s = sigmoid(x), one = Vec::set1(1.0f);
-  return Vec::mul(s, Vec::fmadd(x, simd::sub(one, s), one));
-}
-
+using simd::silu;
+using simd::silu_grad;
 }  // namespace
-
-void silu_forward(float* y, const float* x, int64_t n) {
-  parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) { simd::map(x + b, y + b, e - b, silu); });
-}
-
-void silu_backward(float* dx, const float* dy, const float* x, int64_t n) {
-  parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) {
-    simd::map2(dy + b, x + b, dx + b, e - b, [](V g, V v) { return Vec::mul(g, silu_grad(v)); });
-  });
-}
 
 void swiglu_forward(float* y, const float* gate, const float* up, const SwigluSizes& s) {
   parallel_for(s.rows, row_grain(s.dim), [&](int64_t r0, int64_t r1) {

@@ -20,13 +20,14 @@ struct Problem {
   AttentionParams params;
 };
 
-// A 4-D float32 operand read in place when each row's D floats are contiguous and the other strides are
-// whole, non-negative elements (a key/value cache's prefix, heads of a fused projection); copied otherwise.
+// A 4-D float32 operand read in place when it is aligned, each row's D floats are contiguous and the other
+// strides are whole, non-negative elements (a key/value cache's prefix, heads of a fused projection); copied
+// otherwise.
 py::array strided_operand(py::handle obj, const char* op, const char* arg, AttentionLayout& layout) {
   py::array a = require_float32(obj, op, arg);
   check_ndim(a, 4, op, arg);
   const int64_t item = static_cast<int64_t>(sizeof(float));
-  bool in_place = a.shape(3) <= 1 || a.strides(3) == item;
+  bool in_place = is_aligned(a) && (a.shape(3) <= 1 || a.strides(3) == item);
   int64_t strides[3];
   for (int d = 0; d < 3 && in_place; ++d) {
     strides[d] = a.shape(d) <= 1 ? 0 : a.strides(d) / item;
@@ -64,7 +65,7 @@ AttentionMask read_mask(py::handle obj, const AttentionParams& p, const char* op
     mask.kind = AttentionMask::Kind::boolean;
   } else if (has_dtype(keep, py::dtype::of<float>())) {
     mask.kind = AttentionMask::Kind::additive;
-    if (!(keep.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) keep = float32_array(obj, op, "attn_mask");
+    if (!is_aligned(keep)) keep = float32_array(obj, op, "attn_mask");
   } else {
     throw py::type_error(std::string(op) + ": argument 'attn_mask' must be a bool or float32 array, got " +
                          dtype_str(obj));

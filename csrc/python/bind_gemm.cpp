@@ -21,7 +21,7 @@ Operand make_operand(py::handle obj, const char* op, const char* arg) {
   const int nd = static_cast<int>(a.ndim());
   Operand o{a, nullptr, a.shape(nd - 2), a.shape(nd - 1), 0, nd == 3 ? a.shape(0) : 1, 0, false};
   const py::ssize_t item = sizeof(float);
-  bool aligned = (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
+  bool aligned = is_aligned(a);
   for (int d = 0; d < nd; ++d) aligned = aligned && a.strides(d) % item == 0;
   const int64_t sr = a.strides(nd - 2) / item, sc = a.strides(nd - 1) / item;
   if (aligned && sc == 1 && (sr >= o.cols || o.rows <= 1)) {

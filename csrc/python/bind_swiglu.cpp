@@ -1,31 +1,11 @@
-// _C.silu_* and _C.swiglu_*: SiLU element-wise, SwiGLU over (rows, dim) gate/up matrices (either may be a
-// column slice of a wider matrix, read in place).
+// _C.swiglu_*: SwiGLU over (rows, dim) gate/up matrices (either may be a column slice of a wider matrix, read
+// in place). Plain SiLU is _C.unary_forward("silu").
 #include "kernel_args.h"
 #include "row_views.h"
 #include "seqkernels/swiglu.h"
 
 namespace sk::bind {
 namespace {
-
-FloatArray silu_fwd(py::handle x_obj) {
-  FloatArray x = float32_array(x_obj, "silu", "input");
-  FloatArray y = empty_float32(shape_of(x));
-  float* yp = y.mutable_data();
-  py::gil_scoped_release release;
-  silu_forward(yp, x.data(), x.size());
-  return y;
-}
-
-FloatArray silu_bwd(py::handle dy_obj, py::handle x_obj) {
-  FloatArray x = float32_array(x_obj, "silu_backward", "input");
-  FloatArray dy = float32_array(dy_obj, "silu_backward", "grad_output");
-  check_same_shape(x, dy, "silu_backward", "grad_output");
-  FloatArray dx = empty_float32(shape_of(x));
-  float* dxp = dx.mutable_data();
-  py::gil_scoped_release release;
-  silu_backward(dxp, dy.data(), x.data(), x.size());
-  return dx;
-}
 
 void check_pair(const RowView& gate, const RowView& up, const char* op) {
   if (gate.rows != up.rows || gate.cols != up.cols)
@@ -65,8 +45,6 @@ py::tuple swiglu_bwd(py::handle dy_obj, py::handle gate_obj, py::handle up_obj) 
 }  // namespace
 
 SK_REGISTER_BINDINGS(swiglu) {
-  m.def("silu_forward", &silu_fwd, py::arg("input"), "silu(x) = x * sigmoid(x), element-wise.");
-  m.def("silu_backward", &silu_bwd, py::arg("grad_output"), py::arg("input"), "-> grad_input.");
   m.def("swiglu_forward", &swiglu_fwd, py::arg("gate"), py::arg("up"), "silu(gate) * up over (rows, dim).");
   m.def("swiglu_backward", &swiglu_bwd, py::arg("grad_output"), py::arg("gate"), py::arg("up"),
         "-> (grad_gate, grad_up).");

@@ -134,7 +134,7 @@ FloatArray float32_inplace(py::handle obj, const char* op, const char* arg) {
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(std::string(op) + ": argument '" + arg +
                           "' is written in place and must be C-contiguous");
-  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+  if (!is_aligned(a))
     throw py::value_error(std::string(op) + ": argument '" + arg + "' is written in place and must be aligned");
   if (!a.writeable())
     throw py::value_error(std::string(op) + ": argument '" + arg + "' is written in place but is read-only");

@@ -48,6 +48,10 @@ void check_range(int64_t value, int64_t lo, int64_t hi, const char* op, const ch
 // True when `a` has dtype `want` (by equality, not identity).
 bool has_dtype(const py::array& a, const py::dtype& want);
 
+// True when numpy marks `a` aligned (its data and strides suit its dtype's alignment): what a kernel reading the
+// array in place, rather than through a contiguous copy, requires.
+inline bool is_aligned(const py::array& a) { return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0; }
+
 // `obj` itself when it is a float32 array (any layout); any other dtype or type raises TypeError naming
 // `op` and `arg`.
 py::array require_float32(py::handle obj, const char* op, const char* arg);

@@ -7,7 +7,15 @@
 """
 from __future__ import annotations
 
-from . import _C
+import os as _os
+
+# OpenMP workers that spin between parallel regions (libgomp's default) take the cores that other threads and
+# processes need: with two threads on two shared cores a BERT training step ran 2-3x slower than with workers
+# that sleep, its work split evenly over both threads either way (benchmarks/RESULTS.md, "Threads"). libgomp
+# reads the policy once, when _C loads it; a value the user set wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import _C  # noqa: E402
 import numpy as _np
 
 from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled

@@ -1,14 +1,9 @@
-// SiLU and the fused SwiGLU gate of Llama's feed-forward block, forward and backward.
+// The fused SwiGLU gate of Llama's feed-forward block, forward and backward (plain SiLU: elementwise.h).
 //   silu(x) = x · σ(x),  σ(x) = 1 / (1 + e^-x);   swiglu(g, u) = silu(g) · u.
 #pragma once
 #include <cstdint>
 
 namespace sk {
-
-// y (n) = silu(x (n)); y may alias x.
-void silu_forward(float* y, const float* x, int64_t n);
-// dx = dy · σ(x) (1 + x (1 - σ(x))); dx may alias dy.
-void silu_backward(float* dx, const float* dy, const float* x, int64_t n);
 
 struct SwigluSizes {
   int64_t rows = 0, dim = 0;

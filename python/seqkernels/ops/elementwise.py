@@ -25,9 +25,9 @@ _SCALARS = (float, int, bool, np.float32, np.float64, np.int64, np.int32, np.boo
 
 def promote(result: np.ndarray, *operands) -> np.ndarray:
     """torch's rule: float64 only when an operand array is float64; otherwise float results are float32."""
-    if result.dtype is _F64:  # builtin dtypes are singletons: an identity test is enough and fastest
+    if result.dtype == _F64:  # equality, not identity: an unpickled array has its own dtype object
         for x in operands:
-            if type(x) is np.ndarray and x.dtype is _F64:
+            if type(x) is np.ndarray and x.dtype == _F64:
                 return result
         return result.astype(_F32)
     return result
@@ -49,11 +49,11 @@ def _kernel_operands(a, b):
     """(a, b) as the binary kernels take them, when both are float32 arrays or one is and the other a scalar;
     else None (numpy's dtype-general path)."""
     ta, tb = type(a), type(b)
-    if ta is np.ndarray and a.dtype is _F32:
+    if ta is np.ndarray and a.dtype == _F32:
         if tb is np.ndarray:
-            return (a, b) if b.dtype is _F32 else None
+            return (a, b) if b.dtype == _F32 else None
         return (a, np.array(b, _F32)) if tb in _SCALARS else None
-    if tb is np.ndarray and b.dtype is _F32 and ta in _SCALARS:
+    if tb is np.ndarray and b.dtype == _F32 and ta in _SCALARS:
         return np.array(a, _F32), b
     return None
 
@@ -93,7 +93,7 @@ def sub_backward(dy, a_shape, b_shape, needs=(True, True)):
     """-> (da, db)"""
     db = None
     if needs[1]:
-        db = (_C.binary_backward(dy, tuple(a_shape), tuple(b_shape), "sub", False, True)[1] if dy.dtype is _F32
+        db = (_C.binary_backward(dy, tuple(a_shape), tuple(b_shape), "sub", False, True)[1] if dy.dtype == _F32
               else unbroadcast(-dy, b_shape))
     return (unbroadcast(dy, a_shape) if needs[0] else None), db
 
@@ -105,7 +105,7 @@ def mul_forward(a, b):
 
 def mul_backward(dy, a, b, needs=(True, True)):
     """da = dy * b, db = dy * a -> (da, db)"""
-    operands = _kernel_operands(a, b) if dy.dtype is _F32 else None
+    operands = _kernel_operands(a, b) if dy.dtype == _F32 else None
     if operands is not None:
         return _C.binary_backward(dy, operands[0], operands[1], "mul", bool(needs[0]), bool(needs[1]))
     return (unbroadcast(dy * b, shape_of(a)) if needs[0] else None,
@@ -119,7 +119,7 @@ def div_forward(a, b):
 
 def div_backward(dy, a, b, needs=(True, True)):
     """da = dy / b, db = -dy a / b² -> (da, db)"""
-    operands = _kernel_operands(a, b) if dy.dtype is _F32 else None
+    operands = _kernel_operands(a, b) if dy.dtype == _F32 else None
     if operands is not None:
         return _C.binary_backward(dy, operands[0], operands[1], "div", bool(needs[0]), bool(needs[1]))
     da = dy / b
@@ -148,18 +148,18 @@ def pow_backward(dy, a, b, y, needs=(True, True)):
 def _unary_forward(name: str, x, *params):
     """``_C.unary_forward(x, name, *params)`` (params: alpha, beta, threshold, as far as given) in float32
     (integer and bool inputs computed in float32, float64 ones cast back)."""
-    if x.dtype is _F32:
+    if x.dtype == _F32:
         return (_C.unary_forward(x, name, *params),)
     y = _C.unary_forward(x.astype(_F32), name, *params)
-    return (y.astype(_F64) if x.dtype is _F64 else y,)
+    return (y.astype(_F64) if x.dtype == _F64 else y,)
 
 
 def _unary_backward(name: str, dy, x=None, y=None, *params):
     """``_C.unary_backward`` from x or y (whichever the function reads), in float32; dx in dy's dtype."""
     def f32(a):
-        return a if a is None or a.dtype is _F32 else a.astype(_F32)
+        return a if a is None or a.dtype == _F32 else a.astype(_F32)
     dx = _C.unary_backward(f32(dy), f32(x), f32(y), name, *params)
-    return (dx if dy.dtype is _F32 else dx.astype(dy.dtype),)
+    return (dx if dy.dtype == _F32 else dx.astype(dy.dtype),)
 
 
 def neg_forward(x):

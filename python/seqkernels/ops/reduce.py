@@ -58,7 +58,7 @@ def _expand(dy: np.ndarray, shape, axes, keepdim: bool) -> np.ndarray:
 
 def sum_forward(x, axes=None, keepdim: bool = False):
     """-> (y,)"""
-    if x.dtype is _F32:
+    if x.dtype == _F32:
         return (_sum_kernel(x, axes, keepdim, False),)
     return (x.sum(axis=axes, keepdims=keepdim),)
 
@@ -66,7 +66,7 @@ def sum_forward(x, axes=None, keepdim: bool = False):
 def sum_backward(dy, input_shape, axes=None, keepdim: bool = False):
     """-> (dx,)"""
     input_shape = tuple(input_shape)
-    if dy.dtype is _F32:
+    if dy.dtype == _F32:
         return (_sum_backward_kernel(dy, input_shape, axes, False),)
     return (_expand(dy, input_shape, axes, keepdim),)
 
@@ -74,7 +74,7 @@ def sum_backward(dy, input_shape, axes=None, keepdim: bool = False):
 def mean_forward(x, axes=None, keepdim: bool = False):
     """-> (y,) (integer inputs averaged in float32)"""
     x = as_float(x)
-    if x.dtype is _F32:
+    if x.dtype == _F32:
         return (_sum_kernel(x, axes, keepdim, True),)
     return (x.mean(axis=axes, keepdims=keepdim),)
 
@@ -82,7 +82,7 @@ def mean_forward(x, axes=None, keepdim: bool = False):
 def mean_backward(dy, input_shape, axes=None, keepdim: bool = False):
     """-> (dx,)"""
     input_shape = tuple(input_shape)
-    if dy.dtype is _F32:
+    if dy.dtype == _F32:
         return (_sum_backward_kernel(dy, input_shape, axes, True),)
     count = math.prod(input_shape) if axes is None else math.prod(input_shape[a] for a in axes)
     scale = np.asarray(1.0 / count if count else float("nan"), dtype=dy.dtype)
@@ -94,7 +94,7 @@ def extremum_forward(x, dim=None, keepdim: bool = False, largest: bool = True):
     (the first NaN's index), ties go to the first index, as torch."""
     if x.size == 0:
         raise ValueError(f"{'max' if largest else 'min'}: the input is empty (shape {x.shape})")
-    if x.dtype is _F32:
+    if x.dtype == _F32:
         src = x if largest else np.negative(x)
         if dim is None:
             y = _C.max_forward(src.reshape(-1), 0, False)[0]
@@ -117,7 +117,7 @@ def extremum_forward(x, dim=None, keepdim: bool = False, largest: bool = True):
 def extremum_backward(dy, x, y_or_indices, dim=None, keepdim: bool = False):
     """Over everything (``y_or_indices`` = y): the gradient shared evenly by ties, as torch; along ``dim``
     (``y_or_indices`` = the indices): it goes to the returned index. -> (dx,)"""
-    if dy.dtype is _F32 and x.dtype is _F32:
+    if dy.dtype == _F32 and x.dtype == _F32:
         if dim is None:
             return (_C.amax_backward(dy.reshape(()), x.reshape(-1), y_or_indices.reshape(()), 0).reshape(x.shape),)
         if keepdim:

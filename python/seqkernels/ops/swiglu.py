@@ -1,18 +1,10 @@
-"""SiLU and the fused SwiGLU gate (``silu(gate) * up``): array-level forward and backward on the C++
-kernels. ``gate`` and ``up`` may be column slices of one matrix (a fused gate/up projection), read in place."""
+"""The fused SwiGLU gate (``silu(gate) * up``): array-level forward and backward on the C++ kernels (plain
+SiLU is ``ops.elementwise.silu_forward``). ``gate`` and ``up`` may be column slices of one matrix (a fused gate/up projection), read in place."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _C
-
-
-def silu_forward(x: np.ndarray) -> np.ndarray:
-    return _C.silu_forward(x)
-
-
-def silu_backward(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
-    return _C.silu_backward(dy, x)
 
 
 def _rows(a, name):
