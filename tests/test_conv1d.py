@@ -73,6 +73,15 @@ CONFIGS = {
     "textcnn": (5, 64, 50, 100, 4, 1, (0, 0), 1, 1, True),
     # enough work (> 2M multiply-adds) for two threads: items split 1 + 2, partial dw sums reduced
     "batch3_uneven_split": (3, 64, 200, 48, 7, 1, (3, 3), 1, 1, True),
+    # stride 1 (the text-CNN case): prime lengths and channel counts, output lengths that fill whole GEMM column
+    # panels or leave one column over, 'same' padding with odd channels, three groups, padding as wide as K
+    "primes": (3, 13, 97, 11, 5, 1, (0, 0), 1, 1, True),
+    "same_pad_odd_channels": (2, 17, 41, 23, 4, 1, (1, 2), 1, 1, False),
+    "whole_panels": (2, 8, 98, 9, 3, 1, (0, 0), 1, 1, True),  # L_out = 96: whole 16-, 24- and 32-wide panels
+    "one_column_over": (2, 9, 99, 8, 3, 1, (0, 0), 1, 1, True),  # L_out = 97
+    "groups3": (4, 12, 29, 9, 3, 1, (2, 2), 1, 3, True),
+    "pad_as_wide_as_K": (2, 5, 12, 4, 2, 1, (2, 2), 1, 1, True),
+    "textcnn_k5": (32, 64, 150, 64, 5, 1, (0, 0), 1, 1, True),  # the seqkernels train defaults
 }
 
 
@@ -94,6 +103,21 @@ def test_conv1d_matches_torch(rng, threads, name):
         assert_close(db, rdb, mdb, N * y.shape[2], "db")
     else:
         assert db is None
+
+
+def test_infinite_weight_reaches_only_the_gradients_it_enters(rng, threads):
+    # dx[n, c, i] sums w[o, c, k] * dy[n, o, i - k] over the t = i - k inside [0, L_out): an infinite w[0, 1, 0]
+    # enters dx[:, 1, i] for i < L_out only. The last K - 1 positions must stay finite (a dx computed as the
+    # correlation of a zero-padded dy would make them inf * 0 = NaN, terms the gradient does not have).
+    x = rng.standard_normal((4, 3, 40), dtype=np.float32)
+    w = rng.standard_normal((5, 3, 3), dtype=np.float32)
+    w[0, 1, 0] = np.inf
+    dy = rng.standard_normal((4, 5, 38), dtype=np.float32)
+    dx, dw, _ = _C.conv1d_backward(x, w, dy)
+    assert np.all(np.isinf(dx[:, 1, :38])) and np.all(np.isfinite(dx[:, 1, 38:]))
+    assert np.all(np.isfinite(dx[:, [0, 2]])) and np.all(np.isfinite(dw))
+    y = _C.conv1d_forward(x, w)
+    assert np.all(np.isinf(y[:, 0])) and np.all(np.isfinite(y[:, 1:]))
 
 
 def test_backward_flags_skip_gradients_and_match(rng):
