@@ -35,7 +35,7 @@ py::array strided_operand(py::handle obj, const char* op, const char* arg, Atten
   }
   if (in_place && a.shape(2) > 1 && strides[2] < a.shape(3)) in_place = false;  // overlapping rows
   if (!in_place) {
-    a = FloatArray::ensure(a);
+    a = float32_array(a, op, arg);  // C-contiguous and aligned (pybind's ensure() does not align)
     strides[0] = a.shape(1) * a.shape(2) * a.shape(3);
     strides[1] = a.shape(2) * a.shape(3);
     strides[2] = a.shape(3);
