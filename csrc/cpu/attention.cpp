@@ -350,8 +350,6 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   }
 }
 
-}  // namespace
-
 // Forward for one query row i of a head when there are few query rows (decoding against a cache): its
 // scores s_j = scale q·k_j + mask (j < key_end) are dot products with the keys read in place, into s
 // (len_k floats), and out = Σ_j exp(s_j - m) z_j v_j / l with m = max s, l = Σ_j exp(s_j - m), the values
@@ -389,6 +387,8 @@ void forward_row(const AttentionParams& p, const Dropout& dropout, const Head& h
 
 // Up to this many query rows per head take forward_row.
 constexpr int64_t kRowPathMaxQueries = 4;
+
+}  // namespace
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const AttentionParams& p) {

@@ -45,6 +45,9 @@ bool in_parallel_region();
 // on the calling thread.
 void run_chunks(int64_t chunks, int threads, void (*chunk)(void* context, int64_t c), void* context);
 
+// The first exception thrown on any thread of a parallel region or pool job (std::bad_alloc from a scratch
+// buffer), kept and rethrown on the calling thread once the region ends: an exception must not leave an
+// OpenMP region or a pool worker.
 class RegionExceptions {
  public:
   template <class Fn>
