@@ -1,6 +1,7 @@
 """One MiniLM token-classification training step (forward, backward, AdamW; batch 16 WNUT-16 tweets padded to
-their longest, 55 pieces), seqkernels beside transformers on torch, each with OpenMP's waiting workers
-spinning (OMP_WAIT_POLICY=ACTIVE, libgomp's default) or sleeping (PASSIVE, seqkernels' default). Every
+their longest, 55 pieces), seqkernels beside transformers on torch, each with OMP_WAIT_POLICY=ACTIVE and
+PASSIVE: torch's OpenMP workers spin (libgomp's default) or sleep between regions; seqkernels' own pool (it
+opens no OpenMP region) spins 200 us and then sleeps either way, so its two rows tell the noise. Every
 (framework, policy) runs in a fresh process (libgomp reads the policy once, when it loads), alternating over
 --rounds; prints medians of ms/step, the CPU share (CPU seconds of all threads / wall seconds) and the CPU
 seconds of all threads over those of the calling thread (2.0: the work is split evenly over two threads,
