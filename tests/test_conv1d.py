@@ -105,6 +105,41 @@ def test_conv1d_matches_torch(rng, threads, name):
         assert db is None
 
 
+def channels_last(a):
+    """The same (N, C, L) values stored channels last: the transpose of a C-contiguous (N, L, C) array."""
+    return np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+
+def stored_channels_last(a):
+    return not a.flags.c_contiguous and a.transpose(0, 2, 1).flags.c_contiguous
+
+
+@pytest.mark.parametrize("x_last,dy_last", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_channels_last_inputs_match_torch(rng, threads, name, x_last, dy_last):
+    # Inputs stored channels last (torch code's embedding(ids).transpose(1, 2), Keras' layout) are read in place
+    # on the stride-1 path; y and dx then keep the input's layout, as torch keeps a convolution's memory format.
+    # Every other configuration reads them through a copy. The values are the channels-first ones either way.
+    N, C, L, O, K, stride, padding, dilation, groups, has_bias = CONFIGS[name]
+    x = rng.standard_normal((N, C, L), dtype=np.float32)
+    w = rng.standard_normal((O, C // groups, K), dtype=np.float32)
+    b = rng.standard_normal(O, dtype=np.float32) if has_bias else None
+    opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    xs = channels_last(x) if x_last else x
+    y = _C.conv1d_forward(xs, w, b, **opts)
+    dy = rng.standard_normal(y.shape, dtype=np.float32)
+    dx, dw, db = _C.conv1d_backward(xs, w, channels_last(dy) if dy_last else dy, **opts, bias_grad=has_bias)
+    windowed = stride == 1 and dilation == 1 and groups == 1 and K >= 2
+    assert stored_channels_last(y) == (windowed and x_last and y.shape[1] > 1 and y.shape[2] > 1)
+    assert stored_channels_last(dx) == (windowed and x_last and C > 1 and L > 1)
+    (ry, rdx, rdw, rdb), (my, mdx, mdw, mdb) = reference(x, w, b, dy, stride, padding, dilation, groups)
+    assert_close(y, ry, my, C // groups * K, "y")
+    assert_close(dx, rdx, mdx, O // groups * K, "dx")
+    assert_close(dw, rdw, mdw, N * y.shape[2], "dw")
+    if has_bias:
+        assert_close(db, rdb, mdb, N * y.shape[2], "db")
+
+
 def test_infinite_weight_reaches_only_the_gradients_it_enters(rng, threads):
     # dx[n, c, i] sums w[o, c, k] * dy[n, o, i - k] over the t = i - k inside [0, L_out): an infinite w[0, 1, 0]
     # enters dx[:, 1, i] for i < L_out only. The last K - 1 positions must stay finite (a dx computed as the
@@ -113,11 +148,27 @@ def test_infinite_weight_reaches_only_the_gradients_it_enters(rng, threads):
     w = rng.standard_normal((5, 3, 3), dtype=np.float32)
     w[0, 1, 0] = np.inf
     dy = rng.standard_normal((4, 5, 38), dtype=np.float32)
-    dx, dw, _ = _C.conv1d_backward(x, w, dy)
-    assert np.all(np.isinf(dx[:, 1, :38])) and np.all(np.isfinite(dx[:, 1, 38:]))
-    assert np.all(np.isfinite(dx[:, [0, 2]])) and np.all(np.isfinite(dw))
+    for layout in (lambda a: a, channels_last):
+        dx, dw, _ = _C.conv1d_backward(layout(x), w, layout(dy))
+        assert np.all(np.isinf(dx[:, 1, :38])) and np.all(np.isfinite(dx[:, 1, 38:]))
+        assert np.all(np.isfinite(dx[:, [0, 2]])) and np.all(np.isfinite(dw))
     y = _C.conv1d_forward(x, w)
     assert np.all(np.isinf(y[:, 0])) and np.all(np.isfinite(y[:, 1:]))
+
+
+def test_non_finite_input_stays_inside_its_item(rng, threads):
+    # The stride-1 path multiplies every item's windows in one product over the stacked batch, so windows that
+    # straddle two items are computed too (and dropped): an inf at the end of item 0 must reach only item 0's
+    # last outputs and the weight gradient, never item 1 or dx.
+    x = rng.standard_normal((3, 4, 30), dtype=np.float32)
+    x[0, 2, -1] = np.inf
+    x[1, 1, 0] = np.nan
+    w = rng.standard_normal((6, 4, 5), dtype=np.float32)
+    y = _C.conv1d_forward(x, w)
+    assert np.all(np.isfinite(y[0, :, :-1])) and not np.any(np.isfinite(y[0, :, -1]))
+    assert not np.any(np.isfinite(y[1, :, 0])) and np.all(np.isfinite(y[1, :, 1:])) and np.all(np.isfinite(y[2]))
+    dx, dw, db = _C.conv1d_backward(x, w, rng.standard_normal(y.shape, dtype=np.float32))
+    assert np.all(np.isfinite(dx)) and np.all(np.isfinite(db)) and not np.all(np.isfinite(dw))
 
 
 def test_backward_flags_skip_gradients_and_match(rng):

@@ -17,6 +17,20 @@
 //   db[o]     = sum_{n,t} dy[n,o,t]
 //
 // When K = 1, stride 1 and no padding, cols is x[n,g] itself and dcols is dx[n,g]: a pure GEMM.
+//
+// The window path (groups 1, stride 1, dilation 1, K >= 2: text CNNs, Keras' Conv1D) needs no im2col. In
+// channels-last memory Xc (positions x channels, padding as zero rows, Lp = L + pad_left + pad_right rows per
+// item), output t reads the K*C contiguous floats of rows t .. t+K-1, so the im2col matrix is Xc itself read
+// as overlapping rows (row stride C, row length K*C). Items are stacked, so forward and dx are one GEMM each
+// over the whole batch; rows whose window straddles two items are computed and dropped. With
+// Wr[o, k*C + c] = w[o, c, k]:
+//   forward  Yc[n*Lp + t, o] = sum_{k,c} Xc[n*Lp + t + k, c] Wr[o, k*C + c]      (Yc = windows(Xc) @ Wr^T)
+//            y[n, o, t] = Yc[n*Lp + t, o] + b[o]
+//   dx       dYc: dy channels-last with K-1 zero rows on both sides of each item (pitch P = Lp + K - 1),
+//            Wf[k*O + o, c] = w[o, c, K-1-k]:  dXc = windows(dYc) @ Wf,  dx[n, c, l] = dXc[n*P + pad_left + l, c]
+//   dw       per item, dWr += dy[n] @ windows(Xc[n])   (O x Lout by Lout x K*C),  dw[o, c, k] = dWr[o, k*C + c]
+// The zero rows of dYc meet every weight; where one is not finite (w * 0 = NaN would reach dx entries it does
+// not enter), dx takes the im2col path, whose col2im adds only the taps that exist.
 // Depthwise convolutions (one input channel per group) would make each group's GEMM a single row, so they run as
 // direct loops over the taps instead: each y row, dx row and dw row is owned by one thread.
 //
@@ -30,6 +44,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "seqkernels/checked_math.h"
@@ -135,6 +150,37 @@ int for_each_item(int64_t batch, int threads, Fn&& item) {
   return used;
 }
 
+// A weight-shaped gradient summed over batch items by the parts of for_each_item: part 0 sums into `out`
+// itself, part t > 0 into a buffer of its own; a part's first item overwrites (beta 0), later ones add (beta 1);
+// reduce() then adds the parts to `out` in part order, so the result is deterministic for a given thread count.
+class ItemSums {
+ public:
+  ItemSums(float* out, int64_t size, int parts) : out_(out), size_(size), first_(static_cast<size_t>(parts), -1) {
+    if (out)
+      for (int t = 1; t < parts; ++t) partials_.push_back(allocate_floats(size));
+  }
+  float* part(int t) const { return t == 0 ? out_ : partials_[t - 1].get(); }
+  float beta(int t, int64_t n) {  // called once per item, in the part's item order
+    if (first_[t] < 0) first_[t] = n;
+    return first_[t] == n ? 0.0f : 1.0f;
+  }
+  void reduce(int used) {
+    if (!out_ || used <= 1) return;
+    parallel_for(size_, 4096, [&](int64_t begin, int64_t end) {
+      for (int t = 1; t < used; ++t) {
+        const float* p = partials_[t - 1].get();
+        for (int64_t i = begin; i < end; ++i) out_[i] += p[i];
+      }
+    });
+  }
+
+ private:
+  float* out_;
+  int64_t size_;
+  std::vector<int64_t> first_;
+  std::vector<std::unique_ptr<float[]>> partials_;
+};
+
 float sum(const float* p, int64_t n) {
   V::T acc = V::zero();
   int64_t i = 0;
@@ -145,6 +191,13 @@ float sum(const float* p, int64_t n) {
   for (float lane : lanes) total += lane;
   for (; i < n; ++i) total += p[i];
   return total;
+}
+
+// acc[0..n) += row[0..n)
+void add_row(float* acc, const float* row, int64_t n) {
+  int64_t i = 0;
+  for (; i + V::W <= n; i += V::W) V::storeu(acc + i, V::add(V::loadu(acc + i), V::loadu(row + i)));
+  for (; i < n; ++i) acc[i] += row[i];
 }
 
 // a[0..count) . b[0, stride, 2*stride, ...]
@@ -301,11 +354,195 @@ void depthwise_backward(const Geometry& geo, const float* x, const float* w, con
   }
 }
 
+// ---- the window path (header comment) ----
+
+void require_channels_first_unless_windowed(const Conv1dShape& s) {
+  if ((s.input_channels_last || s.output_channels_last) && !conv1d_window_path(s))
+    throw std::invalid_argument("conv1d: channels-last layouts need groups 1, stride 1, dilation 1 and kernel_size >= 2");
+}
+
+// Element strides of a (batch, channels, positions) array stored channels first or channels last.
+struct Strides {
+  int64_t item, channel, position;
+};
+Strides strides_of(int64_t channels, int64_t length, bool channels_last) {
+  return channels_last ? Strides{length * channels, 1, channels} : Strides{channels * length, length, 1};
+}
+
+bool all_finite(const float* p, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(p[i])) return false;
+  return true;
+}
+
+// dst[j * ld_dst + i] = src[i * ld_src + j] for i < rows, j < cols, in 16 x 16 tiles.
+void transpose(float* dst, int64_t ld_dst, const float* src, int64_t ld_src, int64_t rows, int64_t cols) {
+  constexpr int64_t kTile = 16;
+  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
+    for (int64_t j0 = 0; j0 < cols; j0 += kTile)
+      for (int64_t j = j0, j1 = std::min(cols, j0 + kTile); j < j1; ++j)
+        for (int64_t i = i0, i1 = std::min(rows, i0 + kTile); i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+}
+
+// The channels-last stack: item n at rows [n * pitch, (n + 1) * pitch) of `channels` floats: `before` zero rows,
+// the item's `length` positions (from src in either layout), zero rows up to the pitch.
+void stack_items(float* stack, int64_t pitch, int64_t before, const float* src, bool src_channels_last, int64_t batch,
+                 int64_t channels, int64_t length) {
+  parallel_for(batch, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      float* item = stack + n * pitch * channels;
+      const float* from = src + n * channels * length;
+      std::fill(item, item + before * channels, 0.0f);
+      if (src_channels_last) {
+        std::memcpy(item + before * channels, from, sizeof(float) * channels * length);
+      } else {
+        transpose(item + before * channels, channels, from, length, channels, length);
+      }
+      std::fill(item + (before + length) * channels, item + pitch * channels, 0.0f);
+    }
+  });
+}
+
+// A GEMM result over the stack, rows r = n * pitch + first + p (p < length) of `channels` values, stored
+// row-major (rows x channels) when channels_last, else transposed (channels x rows, ld = rows), copied out to
+// dst (batch, channels, length) in the same layout: whole runs of floats either way.
+void unstack_items(float* dst, const float* result, bool channels_last, int64_t rows, int64_t pitch, int64_t first,
+                   int64_t batch, int64_t channels, int64_t length) {
+  parallel_for(batch, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n) {
+      float* item = dst + n * channels * length;
+      const int64_t r0 = n * pitch + first;
+      if (channels_last) {
+        std::memcpy(item, result + r0 * channels, sizeof(float) * channels * length);
+      } else {
+        for (int64_t c = 0; c < channels; ++c)
+          std::memcpy(item + c * length, result + c * rows + r0, sizeof(float) * length);
+      }
+    }
+  });
+}
+
+// Wr[o, k*C + c] = w[o, c, k] (flip == false) or Wf[k*O + o, c] = w[o, c, K-1-k] (flip == true).
+std::vector<float> window_weights(const Conv1dShape& s, const float* w, bool flip) {
+  const int64_t O = s.out_channels, C = s.in_channels, K = s.kernel_size;
+  std::vector<float> out(static_cast<size_t>(O * C * K));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t k = 0; k < K; ++k) {
+        const float v = w[(o * C + c) * K + k];
+        if (flip) {
+          out[((K - 1 - k) * O + o) * C + c] = v;
+        } else {
+          out[o * K * C + k * C + c] = v;
+        }
+      }
+  return out;
+}
+
+// x in place as the stack when it already is one (channels last, no padding), else stacked into scratch.
+const float* input_stack(const Conv1dShape& s, const float* x) {
+  if (s.input_channels_last && s.pad_left == 0 && s.pad_right == 0) return x;
+  const int64_t pitch = s.length + s.pad_left + s.pad_right;
+  float* xc = thread_scratch(ScratchPurpose::conv1d_windows, s.batch * pitch * s.in_channels);
+  stack_items(xc, pitch, s.pad_left, x, s.input_channels_last, s.batch, s.in_channels, s.length);
+  return xc;
+}
+
+void window_forward(const Geometry& geo, const float* x, const float* w, const float* b, float* y) {
+  const Conv1dShape& s = geo.s;
+  const int64_t C = s.in_channels, O = s.out_channels, K = s.kernel_size, lout = geo.lout;
+  const int64_t pitch = s.length + s.pad_left + s.pad_right, rows = s.batch * pitch - K + 1;
+  const float* xc = input_stack(s, x);
+  const std::vector<float> wr = window_weights(s, w, false);
+  // Yc = windows(Xc) Wr^T, computed as Yc itself (rows x O) or as Yc^T (O x rows), whichever y's layout copies
+  // out in whole runs.
+  float* yc = thread_scratch(ScratchPurpose::conv1d_window_products, rows * O);
+  if (s.output_channels_last) {
+    gemm(yc, O, xc, C, wr.data(), K * C, {rows, O, K * C, false, true, 1.0f, 0.0f});
+  } else {
+    gemm(yc, rows, wr.data(), K * C, xc, C, {O, rows, K * C, false, true, 1.0f, 0.0f});
+  }
+  unstack_items(y, yc, s.output_channels_last, rows, pitch, 0, s.batch, O, lout);
+  if (!b) return;
+  const Strides ys = strides_of(O, lout, s.output_channels_last);
+  parallel_for(s.batch, 1, [&](int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t o = 0; o < O; ++o)
+        for (int64_t t = 0; t < lout; ++t) y[n * ys.item + o * ys.channel + t * ys.position] += b[o];
+  });
+}
+
+// dX = windows(dYc) Wf also multiplies the zero rows around each item by every weight; with a non-finite weight
+// that puts w * 0 = NaN into dx entries the gradient has no such term for. Then the rows whose window meets
+// those zeros (the first and last K - 1 positions of each padded item) are summed again over the taps that exist:
+// dx at padded position i = sum_{k, o : 0 <= i - k < L_out} w[o, c, k] dy[n, o, i - k].
+void exact_dx_edges(const Conv1dShape& s, const float* w, const float* dy, float* result, bool result_channels_last,
+                    int64_t rows, int64_t pitch) {
+  const int64_t C = s.in_channels, O = s.out_channels, K = s.kernel_size, lout = s.out_length();
+  const int64_t padded = s.length + s.pad_left + s.pad_right;
+  const Strides ds = strides_of(O, lout, s.output_channels_last);
+  for (int64_t n = 0; n < s.batch; ++n)
+    for (int64_t i = 0; i < padded; ++i) {
+      if (i >= K - 1 && i < lout) continue;  // every tap of this row is inside dy
+      const int64_t r = n * pitch + i;
+      for (int64_t c = 0; c < C; ++c) {
+        float total = 0.0f;
+        for (int64_t k = 0; k < K; ++k) {
+          if (i - k < 0 || i - k >= lout) continue;
+          for (int64_t o = 0; o < O; ++o)
+            total += w[(o * C + c) * K + k] * dy[n * ds.item + o * ds.channel + (i - k) * ds.position];
+        }
+        result[result_channels_last ? r * C + c : c * rows + r] = total;
+      }
+    }
+}
+
+// dx and/or dw (each may be null) on the window path.
+void window_backward(const Geometry& geo, const float* x, const float* w, const float* dy, float* dx, float* dw) {
+  const Conv1dShape& s = geo.s;
+  const int64_t C = s.in_channels, O = s.out_channels, K = s.kernel_size, lout = geo.lout;
+  if (dx) {
+    const int64_t pitch = s.length + s.pad_left + s.pad_right + K - 1, rows = s.batch * pitch - K + 1;
+    float* dyc = thread_scratch(ScratchPurpose::conv1d_window_grads, s.batch * pitch * O);
+    stack_items(dyc, pitch, K - 1, dy, s.output_channels_last, s.batch, O, lout);
+    const std::vector<float> wf = window_weights(s, w, true);
+    float* dxc = thread_scratch(ScratchPurpose::conv1d_window_products, rows * C);
+    if (s.input_channels_last) {
+      gemm(dxc, C, dyc, O, wf.data(), C, {rows, C, K * O, false, false, 1.0f, 0.0f});
+    } else {
+      gemm(dxc, rows, wf.data(), C, dyc, O, {C, rows, K * O, true, true, 1.0f, 0.0f});
+    }
+    if (!all_finite(w, O * C * K)) exact_dx_edges(s, w, dy, dxc, s.input_channels_last, rows, pitch);
+    unstack_items(dx, dxc, s.input_channels_last, rows, pitch, s.pad_left, s.batch, C, s.length);
+  }
+  if (!dw) return;
+  const int64_t pitch = s.length + s.pad_left + s.pad_right, w_size = O * K * C;
+  const float* xc = input_stack(s, x);
+  std::vector<float> dwr(static_cast<size_t>(w_size));
+  const int threads = item_threads(geo);
+  ItemSums sums(dwr.data(), w_size, threads);
+  // dWr += dy[n] windows(Xc[n]): dy[n] is O x L_out, or stored L_out x O when channels last.
+  sums.reduce(for_each_item(s.batch, threads, [&](int64_t n, int t) {
+    const bool cl = s.output_channels_last;
+    gemm(sums.part(t), K * C, dy + n * O * lout, cl ? O : lout, xc + n * pitch * C, C,
+         {O, K * C, lout, cl, false, 1.0f, sums.beta(t, n)});
+  }));
+  for (int64_t o = 0; o < O; ++o)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t c = 0; c < C; ++c) dw[(o * C + c) * K + k] = dwr[o * K * C + k * C + c];
+}
+
 }  // namespace
+
+bool conv1d_window_path(const Conv1dShape& s) {
+  return s.groups == 1 && s.stride == 1 && s.dilation == 1 && s.kernel_size >= 2;
+}
 
 void conv1d_forward(float* y, const float* x, const float* w, const float* b, const Conv1dShape& s) {
   const Geometry geo(s);
+  require_channels_first_unless_windowed(s);
   if (geo.depthwise) return depthwise_forward(geo, x, w, b, y);
+  if (conv1d_window_path(s)) return window_forward(geo, x, w, b, y);
   const int threads = item_threads(geo);
   for_each_item(s.batch, threads, [&](int64_t n, int t) {
     for (int64_t g = 0; g < s.groups; ++g) {
@@ -332,12 +569,16 @@ void conv1d_forward(float* y, const float* x, const float* w, const float* b, co
 void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const float* x, const float* w,
                      const Conv1dShape& s) {
   const Geometry geo(s);
+  require_channels_first_unless_windowed(s);
   if (s.batch == 0) {
     if (dw) std::fill(dw, dw + s.out_channels * geo.ck, 0.0f);
     if (db) std::fill(db, db + s.out_channels, 0.0f);
     return;
   }
-  if (db) {
+  if (db && s.output_channels_last) {  // rows of C_out: add them in order
+    std::fill(db, db + s.out_channels, 0.0f);
+    for (int64_t r = 0; r < s.batch * geo.lout; ++r) add_row(db, dy + r * s.out_channels, s.out_channels);
+  } else if (db) {
     parallel_for(s.out_channels, 16, [&](int64_t begin, int64_t end) {
       for (int64_t o = begin; o < end; ++o) {
         float total = 0.0f;
@@ -347,20 +588,14 @@ void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const flo
     });
   }
   if (geo.depthwise) return depthwise_backward(geo, x, w, dy, dx, dw);
+  if (conv1d_window_path(s)) return window_backward(geo, x, w, dy, dx, dw);
   if (!dx && !dw) return;
 
-  // Thread 0 accumulates dw in place; thread t > 0 into partials[t - 1], each starting with beta = 0.
-  const int64_t w_size = s.out_channels * geo.ck;
   const int threads = item_threads(geo);
-  std::vector<std::unique_ptr<float[]>> partials;
-  if (dw)
-    for (int t = 1; t < threads; ++t) partials.push_back(allocate_floats(w_size));
-  std::vector<int64_t> first_item(static_cast<size_t>(threads), -1);
-
+  ItemSums dw_sums(dw, s.out_channels * geo.ck, threads);
   const int64_t cols_size = geo.ck * geo.lout;
   const int used = for_each_item(s.batch, threads, [&](int64_t n, int t) {
-    if (first_item[t] < 0) first_item[t] = n;
-    float* dw_t = t == 0 ? dw : partials.empty() ? nullptr : partials[t - 1].get();
+    const float beta = dw ? dw_sums.beta(t, n) : 0.0f;
     for (int64_t g = 0; g < s.groups; ++g) {
       const float* dy_ng = geo.y_at(dy, n, g);
       const float* w_g = w + g * geo.og * geo.ck;
@@ -371,8 +606,8 @@ void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const flo
           geo.im2col(cols, columns);
           cols = columns;
         }
-        gemm(dw_t + g * geo.og * geo.ck, geo.ck, dy_ng, geo.lout, cols, geo.cols_ld(),
-             {geo.og, geo.ck, geo.lout, false, true, 1.0f, first_item[t] == n ? 0.0f : 1.0f});
+        gemm(dw_sums.part(t) + g * geo.og * geo.ck, geo.ck, dy_ng, geo.lout, cols, geo.cols_ld(),
+             {geo.og, geo.ck, geo.lout, false, true, 1.0f, beta});
       }
       if (dx) {
         float* dx_ng = geo.x_at(dx, n, g);
@@ -383,14 +618,7 @@ void conv1d_backward(float* dx, float* dw, float* db, const float* dy, const flo
     }
   });
 
-  if (dw && used > 1) {
-    parallel_for(w_size, 4096, [&](int64_t begin, int64_t end) {
-      for (int t = 1; t < used; ++t) {
-        const float* p = partials[t - 1].get();
-        for (int64_t i = begin; i < end; ++i) dw[i] += p[i];
-      }
-    });
-  }
+  dw_sums.reduce(used);
 }
 
 }  // namespace sk

@@ -18,7 +18,7 @@ void require(bool ok, const char* op, const std::string& message) {
 }
 
 // Checks x (N, C_in, L) and w (C_out, C_in/groups, K) against the options and returns the geometry.
-Conv1dShape conv_shape(const FloatArray& x, const FloatArray& w, int64_t stride, Padding padding, int64_t dilation,
+Conv1dShape conv_shape(const py::array& x, const py::array& w, int64_t stride, Padding padding, int64_t dilation,
                        int64_t groups, const char* op) {
   check_ndim(x, 3, op, "input");
   check_ndim(w, 3, op, "weight");
@@ -54,22 +54,59 @@ Conv1dShape conv_shape(const FloatArray& x, const FloatArray& w, int64_t stride,
           "padded input length " + std::to_string(padded) + " is shorter than the dilated kernel size " +
               std::to_string(span));
   checked_product({s.in_channels / groups, s.kernel_size, s.out_length()}, op, "the im2col workspace size");
+  checked_product({s.batch, checked_add(padded, s.kernel_size, op, "the padded length + kernel_size"),
+                   std::max(s.in_channels, s.out_channels)},
+                  op, "the channels-last workspace size");
   return s;
 }
 
-FloatArray conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj, int64_t stride,
-                                  Padding padding, int64_t dilation, int64_t groups) {
+// `obj` as an (N, C, L) float32 array stored channels last, i.e. the transpose (0, 2, 1) of an aligned
+// C-contiguous (N, L, C) array (torch-style code's embedding(ids).transpose(1, 2), Keras' (N, steps, C)); else
+// nothing. The window path reads such an array in place (and writes y and dx in the same layout).
+std::optional<py::array> channels_last(py::handle obj) {
+  if (!py::isinstance<py::array>(obj)) return std::nullopt;
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (a.ndim() != 3 || !a.dtype().equal(py::dtype::of<float>()) || !is_aligned(a) ||
+      (a.flags() & py::array::c_style))
+    return std::nullopt;
+  const py::ssize_t item = sizeof(float), c = a.shape(1), l = a.shape(2);
+  if (a.strides(1) != item || a.strides(2) != item * c || a.strides(0) != item * c * l) return std::nullopt;
+  return a;
+}
+
+// The (batch, channels, length) array to hand the kernel: a channels-last `view` in place when given, else
+// `obj` as a C-contiguous copy or itself.
+py::array kernel_operand(py::handle obj, const std::optional<py::array>& view, const char* op, const char* arg) {
+  if (view) return *view;
+  return float32_array(obj, op, arg);
+}
+
+// A new (batch, channels, length) float32 array, stored channels last when asked (a transposed view).
+py::array new_array(int64_t batch, int64_t channels, int64_t length, bool channels_last) {
+  if (!channels_last) return empty_float32({batch, channels, length});
+  return empty_float32({batch, length, channels}).attr("transpose")(0, 2, 1);
+}
+
+const float* data_of(const py::array& a) { return static_cast<const float*>(a.data()); }
+float* mutable_data_of(py::array& a) { return static_cast<float*>(a.mutable_data()); }
+
+py::array conv1d_forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj, int64_t stride,
+                                 Padding padding, int64_t dilation, int64_t groups) {
   const char* op = "conv1d";
-  FloatArray x = float32_array(x_obj, op, "input"), w = float32_array(w_obj, op, "weight");
-  const Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
+  FloatArray w = float32_array(w_obj, op, "weight");
+  std::optional<py::array> x_view = channels_last(x_obj);
+  py::array x = kernel_operand(x_obj, x_view, op, "input");
+  Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
+  if (x_view && !conv1d_window_path(s)) x_view.reset(), x = float32_array(x_obj, op, "input");
+  s.input_channels_last = s.output_channels_last = x_view.has_value();
   const std::optional<FloatArray> b = optional_vector(b_obj, s.out_channels, op, "bias");
-  FloatArray y = empty_float32({s.batch, s.out_channels, s.out_length()});
+  py::array y = new_array(s.batch, s.out_channels, s.out_length(), s.output_channels_last);
   const float* bp = data_or_null(b);
-  float* yp = y.mutable_data();
+  float* yp = mutable_data_of(y);
   if (y.size() == 0) return y;  // nothing to compute (an empty batch or no output channels)
   {
     py::gil_scoped_release release;
-    conv1d_forward(yp, x.data(), w.data(), bp, s);
+    conv1d_forward(yp, data_of(x), w.data(), bp, s);
   }
   return y;
 }
@@ -78,12 +115,25 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
                                   Padding padding, int64_t dilation, int64_t groups, bool input_grad, bool weight_grad,
                                   bool bias_grad) {
   const char* op = "conv1d_backward";
-  FloatArray x = float32_array(x_obj, op, "input"), w = float32_array(w_obj, op, "weight");
-  FloatArray dy = float32_array(dy_obj, op, "grad_output");
-  const Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
+  FloatArray w = float32_array(w_obj, op, "weight");
+  std::optional<py::array> x_view = channels_last(x_obj), dy_view = channels_last(dy_obj);
+  py::array x = kernel_operand(x_obj, x_view, op, "input");
+  Conv1dShape s = conv_shape(x, w, stride, padding, dilation, groups, op);
+  if (!conv1d_window_path(s)) {
+    if (x_view) x_view.reset(), x = float32_array(x_obj, op, "input");
+    dy_view.reset();
+  }
+  s.input_channels_last = x_view.has_value();
+  s.output_channels_last = dy_view.has_value();
+  const py::array dy = kernel_operand(dy_obj, dy_view, op, "grad_output");
   check_shape(dy, {s.batch, s.out_channels, s.out_length()}, op, "grad_output");
-  py::object dx, dw, db;
-  float* dxp = optional_output(input_grad, {s.batch, s.in_channels, s.length}, dx);
+  py::object dx = py::none(), dw, db;
+  float* dxp = nullptr;
+  if (input_grad) {
+    py::array dx_array = new_array(s.batch, s.in_channels, s.length, s.input_channels_last);
+    dxp = mutable_data_of(dx_array);
+    dx = dx_array;
+  }
   float* dwp = optional_output(weight_grad, {s.out_channels, s.in_channels / s.groups, s.kernel_size}, dw);
   float* dbp = optional_output(bias_grad, {s.out_channels}, db);
   if (dy.size() == 0 || x.size() == 0) {  // nothing flows: every gradient is zero
@@ -94,7 +144,7 @@ py::tuple conv1d_backward_binding(py::handle x_obj, py::handle w_obj, py::handle
   }
   {
     py::gil_scoped_release release;
-    conv1d_backward(dxp, dwp, dbp, dy.data(), x.data(), w.data(), s);
+    conv1d_backward(dxp, dwp, dbp, data_of(dy), data_of(x), w.data(), s);
   }
   return py::make_tuple(dx, dw, db);
 }
@@ -108,13 +158,16 @@ SK_REGISTER_BINDINGS(conv1d) {
         R"doc(y = conv1d(input, weight) + bias, float32, torch.nn.functional.conv1d semantics.
 
 input (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) or None; padding is (left, right) zeros.
-Returns y (N, C_out, L_out) with L_out = (L + left + right - dilation*(K-1) - 1) // stride + 1.)doc");
+Returns y (N, C_out, L_out) with L_out = (L + left + right - dilation*(K-1) - 1) // stride + 1. An input stored
+channels last (the transpose (0, 2, 1) of a C-contiguous (N, L, C_in) array) is read in place where groups,
+stride and dilation are 1, and y then comes back channels last too (a transposed view), as torch keeps a
+convolution's memory format.)doc");
   m.def("conv1d_backward", &conv1d_backward_binding, py::arg("input"), py::arg("weight"), py::arg("grad_output"),
         py::kw_only(), py::arg("stride") = 1, py::arg("padding") = Padding{0, 0}, py::arg("dilation") = 1,
         py::arg("groups") = 1, py::arg("input_grad") = true, py::arg("weight_grad") = true,
         py::arg("bias_grad") = true,
         R"doc((grad_input, grad_weight, grad_bias) of conv1d given grad_output (N, C_out, L_out); each is None
-when its flag is False.)doc");
+when its flag is False. grad_input has the input's memory layout (channels last as in conv1d_forward).)doc");
 }
 
 }  // namespace sk::bind

@@ -4,7 +4,8 @@
 //   op(A) is M x K: A itself (M x K, lda >= K) or, with trans_a, the transpose of A stored K x M (lda >= M).
 //   op(B) is K x N: B itself (K x N, ldb >= N) or, with trans_b, the transpose of B stored N x K (ldb >= K).
 //   C is M x N with ldc >= N. beta == 0 means C is write-only (NaNs already in C do not propagate),
-//   as in BLAS. K == 0 gives C = beta * C.
+//   as in BLAS. K == 0 gives C = beta * C. A and B are only read, so their rows may also overlap
+//   (lda < K, or ldb < N): conv1d reads its sliding windows that way.
 //
 // Multithreaded over sk::num_threads(); runs serially when called inside a parallel region, so other
 // kernels may call it per tile or per time step.

@@ -41,5 +41,8 @@ class TextCNN(Module):
         short = max(self.kernel_sizes) - ids.shape[1]
         if short > 0:
             x = cat([x, zeros(ids.shape[0], x.shape[1], short)], dim=2)
-        pooled = [F.adaptive_max_pool1d(conv(x).relu(), 1).squeeze(2) for conv in self.convs]
+        # x is channels-last in memory (the embedding's transpose), which conv1d reads in place and keeps for
+        # its output: (batch, filters, steps) stored as (batch, steps, filters), so ReLU and the max over time
+        # run on the contiguous transpose.
+        pooled = [conv(x).transpose(1, 2).relu().max(dim=1)[0] for conv in self.convs]
         return self.fc(self.dropout(cat(pooled, dim=1)))
