@@ -1,8 +1,9 @@
 """One MiniLM training step (forward, backward, AdamW), seqkernels beside transformers on torch: token
 classification (--task ner: 16 WNUT-16 tweets padded to their longest, 55 pieces, lr 1e-4) or the sentiment
 fine-tuning of the README's table (--task sentiment: `BertForSequenceClassification`, 16 fine-food reviews cut to
-64 pieces, lr 5e-5, as `seqkernels.apps.sentiment` batches them), each with OpenMP's waiting workers
-spinning (OMP_WAIT_POLICY=ACTIVE, libgomp's default) or sleeping (PASSIVE, seqkernels' default). Every
+64 pieces, lr 5e-5, as `seqkernels.apps.sentiment` batches them), each with OMP_WAIT_POLICY=ACTIVE and
+PASSIVE: torch's OpenMP workers spin (libgomp's default) or sleep between regions; seqkernels' own pool (it
+opens no OpenMP region) spins 200 us and then sleeps either way, so its two rows tell the noise. Every
 (framework, policy) runs in a fresh process (libgomp reads the policy once, when it loads), alternating over
 --rounds; prints medians of ms/step, the CPU share (CPU seconds of all threads / wall seconds) and the CPU
 seconds of all threads over those of the calling thread (2.0: the work is split evenly over two threads,
