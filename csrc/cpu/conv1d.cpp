@@ -124,7 +124,7 @@ int item_threads(const Geometry& geo) {
 }
 
 // Runs item(n, thread) for every batch item, each of `threads` threads over a contiguous range of items, and
-// returns how many threads ran (OpenMP may grant fewer).
+// returns how many threads ran.
 template <class Fn>
 int for_each_item(int64_t batch, int threads, Fn&& item) {
   int used = 1;

@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <thread>
+#include <vector>
 
-#include "seqkernels/parallel.h"
 #include "simd.h"
 
 namespace sk {
@@ -50,23 +51,25 @@ double measure_fma_peak_gflops(int threads, double seconds) {
     }
     iterations *= 4;
   }
+  // One std::thread per extra thread, not the pool: every thread must run at once, and they start together
+  // so that the slowest thread's time is the wall time of the whole run.
   std::atomic<int> started{0};
-  double elapsed = 0.0;
-  int ran = 1;
-  parallel_region(threads, [&](int t, int count) {
-    if (t == 0) ran = count;
-    // Start together so the slowest thread's time is the wall time of the whole run.
+  std::vector<double> elapsed(threads, 0.0);
+  auto run = [&](int t) {
     started.fetch_add(1);
-    while (started.load() < count) {
+    while (started.load() < threads) {
     }
     auto t0 = std::chrono::steady_clock::now();
     volatile float sink = fma_chains(iterations);
     (void)sink;
-    double dt = seconds_since(t0);
-#pragma omp critical
-    elapsed = std::max(elapsed, dt);
-  });
-  return double(ran) * double(iterations) * kChains * V::W * 2.0 / elapsed * 1e-9;
+    elapsed[t] = seconds_since(t0);
+  };
+  std::vector<std::thread> others;
+  for (int t = 1; t < threads; ++t) others.emplace_back(run, t);
+  run(0);
+  for (auto& thread : others) thread.join();
+  const double slowest = *std::max_element(elapsed.begin(), elapsed.end());
+  return double(threads) * double(iterations) * kChains * V::W * 2.0 / slowest * 1e-9;
 }
 
 const char* simd_isa_name() { return V::name; }

@@ -7,15 +7,7 @@
 """
 from __future__ import annotations
 
-import os as _os
-
-# OpenMP workers that spin between parallel regions (libgomp's default) take the cores that other threads and
-# processes need: with two threads on two contended cores a BERT training step ran 1.5-3x slower than with workers
-# that sleep, its work split evenly over both threads either way (benchmarks/RESULTS.md, "Threads"). libgomp
-# reads the policy once, when _C loads it; a value the user set wins.
-_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from . import _C  # noqa: E402
+from . import _C
 import numpy as _np
 
 from .autograd import Function, enable_grad, no_grad, set_grad_enabled, is_grad_enabled

@@ -4,12 +4,14 @@
 // uses what sk::set_num_threads() set. Kernels that are called inside an already-parallel region run
 // serially instead of nesting.
 //
-// parallel_for runs on a pool of its own (run_chunks), not on an OpenMP team: its chunks are claimed one at
-// a time by whichever thread comes first, the caller included, and the caller waits only for chunks that
-// another thread has claimed. An OpenMP region ends at a barrier that waits for every thread of the team, so
-// on a machine whose cores are shared, one worker not scheduled in time stalls every region for a
-// scheduler slice (a batch-1 LLM decode step runs ~120 such regions of ~20 µs: seen 30x slower). Here the
-// caller then runs that chunk itself. parallel_region (every thread index present) stays on OpenMP.
+// parallel_for and parallel_region run on a pool of our own (run_chunks), not on an OpenMP team: chunks are
+// claimed one at a time by whichever thread comes first, the caller included, and the caller waits only for
+// chunks that another thread has claimed. An OpenMP region ends at a barrier that waits for every thread of
+// the team, so on a machine whose cores are shared, one worker not scheduled in time stalls every region for
+// a scheduler slice (a batch-1 LLM decode step runs ~120 such regions of ~20 µs: seen 30x slower). Here the
+// caller then runs that chunk itself. A second team (OpenMP's, spinning or sleeping between regions) beside
+// the pool would also take the cores the pool's workers need, so no kernel opens an OpenMP region; OpenMP is
+// used only for `omp simd` and to read OMP_NUM_THREADS.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -35,7 +37,8 @@ inline int64_t row_grain(int64_t row_length) {
   return std::max<int64_t>(1, kElementGrain / std::max<int64_t>(row_length, 1));
 }
 
-// Inside an OpenMP region or a run_chunks chunk.
+// Inside a run_chunks chunk, or inside an OpenMP region of the caller's (another library's team calling a
+// kernel): a kernel called there runs serially.
 bool in_parallel_region();
 
 // Runs chunk(context, c) once for every c in [0, chunks) on the calling thread and at most threads - 1
@@ -45,9 +48,8 @@ bool in_parallel_region();
 // on the calling thread.
 void run_chunks(int64_t chunks, int threads, void (*chunk)(void* context, int64_t c), void* context);
 
-// The first exception thrown on any thread of a parallel region or pool job (std::bad_alloc from a scratch
-// buffer), kept and rethrown on the calling thread once the region ends: an exception must not leave an
-// OpenMP region or a pool worker.
+// The first exception thrown by any chunk of a pool job (std::bad_alloc from a scratch buffer), kept and
+// rethrown on the calling thread once the job ends: an exception must not leave a pool worker.
 class RegionExceptions {
  public:
   template <class Fn>
@@ -90,21 +92,23 @@ void parallel_for(int64_t n, int64_t grain, Fn&& fn) {
   }, &range);
 }
 
-// Runs fn(thread_index, thread_count) once on each of `threads` threads (the caller picks the count).
+// Runs fn(index, threads) once for every index in [0, threads): a split into `threads` parts (the caller picks
+// the count) run on the pool as run_chunks runs its chunks. Parts may run one after another on one thread,
+// so a part must never wait for another; per-part scratch indexed by `index` is never shared at one time.
 template <class Fn>
 void parallel_region(int threads, Fn&& fn) {
   if (threads <= 1 || in_parallel_region()) {
     fn(0, 1);
     return;
   }
-#ifdef _OPENMP
-  RegionExceptions errors;
-#pragma omp parallel num_threads(threads)
-  errors.run([&] { fn(omp_get_thread_num(), omp_get_num_threads()); });
-  errors.rethrow();
-#else
-  fn(0, 1);
-#endif
+  struct Region {
+    std::remove_reference_t<Fn>* fn;
+    int count;
+  } region{&fn, threads};
+  run_chunks(threads, threads, [](void* context, int64_t t) {
+    const Region& r = *static_cast<const Region*>(context);
+    (*r.fn)(static_cast<int>(t), r.count);
+  }, &region);
 }
 
 }  // namespace sk
