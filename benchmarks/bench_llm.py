@@ -80,6 +80,9 @@ def _ours(model, prompt):
 
 
 def worker_ours(path, prompt):
+    import gguf  # noqa: F401  the reader libraries load before the base, as llama_cpp's and transformers' do
+    import tokenizers  # noqa: F401
+
     import seqkernels as sk
 
     sk.set_num_threads(THREADS)
@@ -92,6 +95,9 @@ def worker_ours(path, prompt):
 
 def worker_ours_float(path, prompt, quantize=False):
     """The same file dequantized to float32 (float GEMM), or that float model through quantize_dynamic (int8)."""
+    import gguf  # noqa: F401
+    import tokenizers  # noqa: F401
+
     import seqkernels as sk
 
     sk.set_num_threads(THREADS)
