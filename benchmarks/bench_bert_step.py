@@ -1,5 +1,7 @@
-"""One MiniLM token-classification training step (forward, backward, AdamW; batch 16 WNUT-16 tweets padded to
-their longest, 55 pieces), seqkernels beside transformers on torch, each with OMP_WAIT_POLICY=ACTIVE and
+"""One MiniLM training step (forward, backward, AdamW), seqkernels beside transformers on torch: token
+classification (--task ner: 16 WNUT-16 tweets padded to their longest, 55 pieces, lr 1e-4) or the sentiment
+fine-tuning of the README's table (--task sentiment: `BertForSequenceClassification`, 16 fine-food reviews cut to
+64 pieces, lr 5e-5, as `seqkernels.apps.sentiment` batches them), each with OMP_WAIT_POLICY=ACTIVE and
 PASSIVE: torch's OpenMP workers spin (libgomp's default) or sleep between regions; seqkernels' own pool (it
 opens no OpenMP region) spins 200 us and then sleeps either way, so its two rows tell the noise. Every
 (framework, policy) runs in a fresh process (libgomp reads the policy once, when it loads), alternating over
@@ -7,7 +9,7 @@ opens no OpenMP region) spins 200 us and then sleeps either way, so its two rows
 seconds of all threads over those of the calling thread (2.0: the work is split evenly over two threads,
 whatever the machine's load; 1.0: one thread did it all).
 
-    python benchmarks/bench_bert_step.py [--threads 2] [--steps 3] [--rounds 2] [--profile]
+    python benchmarks/bench_bert_step.py [--task ner|sentiment] [--threads 2] [--steps 3] [--rounds 2] [--profile]
 
 --profile also prints, for seqkernels, each op's share of the step and its all-threads / calling-thread CPU.
 """
@@ -26,7 +28,22 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def batches(steps):
+TASKS = {"ner": ("BertForTokenClassification", 1e-4), "sentiment": ("BertForSequenceClassification", 5e-5)}
+
+
+def batches(task, steps):
+    """steps + 1 batches (the first is a warm-up) of (ids, mask, labels), the number of labels, the MiniLM folder."""
+    if task == "sentiment":
+        from seqkernels.apps import sentiment
+
+        texts, labels = sentiment.load_data()[:2]
+        encoder = sentiment.Encoder("minilm")
+        out = []
+        for s in range(steps + 1):
+            b = slice(16 * s, 16 * s + 16)
+            y = np.array([sentiment.CLASSES.index(label) for label in labels[b]], np.int64)
+            out.append([np.ascontiguousarray(a) for a in sentiment.trim(encoder(texts[b])) + [y]])
+        return out, len(sentiment.CLASSES), encoder.folder
     from seqkernels.apps import ner
     from seqkernels.models import BertTokenizer
 
@@ -77,8 +94,9 @@ def op_profiler():
     return stats
 
 
-def run_one(framework, threads, steps, profile):
-    data, num_labels, folder = batches(steps)
+def run_one(task, framework, threads, steps, profile):
+    data, num_labels, folder = batches(task, steps)
+    model_class, lr = TASKS[task]
     stats = None
     if framework == "ours":
         import seqkernels as sk
@@ -88,8 +106,8 @@ def run_one(framework, threads, steps, profile):
         sk.manual_seed(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            net = models.BertForTokenClassification.from_pretrained(folder, num_labels=num_labels)
-        opt = optim.AdamW(list(net.parameters()), lr=1e-4, weight_decay=0.01)
+            net = getattr(models, model_class).from_pretrained(folder, num_labels=num_labels)
+        opt = optim.AdamW(list(net.parameters()), lr=lr, weight_decay=0.01)
         stats = op_profiler() if profile else None
 
         def step(ids, mask, y):
@@ -104,8 +122,8 @@ def run_one(framework, threads, steps, profile):
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         transformers.logging.set_verbosity_error()
-        net = transformers.BertForTokenClassification.from_pretrained(folder, num_labels=num_labels)
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4, weight_decay=0.01)
+        net = getattr(transformers, model_class).from_pretrained(folder, num_labels=num_labels)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
         data = [[torch.from_numpy(a) for a in b] for b in data]
 
         def step(ids, mask, y):
@@ -129,6 +147,7 @@ def run_one(framework, threads, steps, profile):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--task", choices=sorted(TASKS), default="ner")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)
@@ -136,7 +155,7 @@ def main():
     p.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
-        print(json.dumps(run_one(args.child[0], args.threads, args.steps, args.profile)))
+        print(json.dumps(run_one(args.task, args.child[0], args.threads, args.steps, args.profile)))
         return
     runs = collections.defaultdict(list)
     for _ in range(args.rounds):
@@ -145,11 +164,12 @@ def main():
                 env = dict(os.environ, OMP_WAIT_POLICY=policy,
                            PYTHONPATH=os.pathsep.join([os.path.join(HERE, "..", "python"),
                                                        os.environ.get("PYTHONPATH", "")]))
-                cmd = [sys.executable, __file__, "--child", framework, policy, "--threads", str(args.threads),
-                       "--steps", str(args.steps)] + (["--profile"] if args.profile and framework == "ours" else [])
+                cmd = [sys.executable, __file__, "--child", framework, policy, "--task", args.task,
+                       "--threads", str(args.threads), "--steps", str(args.steps)]
+                cmd += ["--profile"] if args.profile and framework == "ours" else []
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
                 runs[framework, policy].append(json.loads(out.strip().splitlines()[-1]))
-    print(f"{args.threads} threads, {args.steps} steps x {args.rounds} rounds (medians)")
+    print(f"{args.task}: {args.threads} threads, {args.steps} steps x {args.rounds} rounds (medians)")
     print(f"{'framework':>10} {'policy':>8} {'ms/step':>8} {'CPU share':>9} {'threads/caller':>14}")
     for (framework, policy), rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in ("ms_per_step", "cpu_share", "threads_over_caller")}

@@ -35,11 +35,15 @@ def set_threads(args) -> None:
 
 
 def timed(fn, *args, **kwargs):
-    """(fn's result, {"wall_seconds", "cpu_share"}): the whole call (training and its evaluation)."""
-    wall, cpu = time.perf_counter(), sum(os.times()[:2])
+    """(fn's result, {"wall_seconds", "cpu_share", "load_average", "omp_wait_policy"}) of the whole call (training
+    and its evaluation): the 1-minute load average before and after (this run counts in it) and the OpenMP wait
+    policy the process runs with (`import seqkernels` may have set it; "unset" is libgomp's default, spinning)."""
+    load, wall, cpu = os.getloadavg()[0], time.perf_counter(), sum(os.times()[:2])
     out = fn(*args, **kwargs)
     wall, cpu = time.perf_counter() - wall, sum(os.times()[:2]) - cpu
-    return out, {"wall_seconds": round(wall, 1), "cpu_share": round(cpu / wall, 2) if wall > 0 else float("nan")}
+    return out, {"wall_seconds": round(wall, 1), "cpu_share": round(cpu / wall, 2) if wall > 0 else float("nan"),
+                 "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+                 "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset")}
 
 
 def table(rows, columns) -> str:

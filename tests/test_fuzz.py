@@ -157,6 +157,7 @@ C_CASES = {
     "get_num_threads": ([], {}),
     "set_num_threads": ([Int(1, 2)], {}),
     "measure_fma_peak": ([Int(1)], {"seconds": Choice(1e-3, 0.0, -1.0, 61.0)}),
+    "measure_int8_peak": ([Int(1)], {"seconds": Choice(1e-3, 0.0, -1.0, 61.0)}),
     "conv1d_forward": ([Arr("N C L"), Arr("O C K"), Arr("O", optional=True)],
                        {"stride": Int(1, 2), "padding": (Int(0, 1), Int(0, 2)), "dilation": Int(1, 2),
                         "groups": Int(1)}),

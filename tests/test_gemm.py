@@ -16,6 +16,7 @@ SHAPES = [
     (64, 1024, 256), (200, 200, 600),  # LSTM step; K spans several KC blocks
     (3, 100, 37), (13, 64, 1000), (1, 1024, 1024), (7, 33, 5),  # few rows: B read in place, no packing
     (2048, 1, 2048), (300, 3, 129), (40, 4, 17), (33, 2, 1),  # few columns: matrix-vector products
+    (301, 59, 1031), (150, 45, 700),  # split by rows: op(B) packed once, shared; ragged last panel and k-block
 ]
 
 

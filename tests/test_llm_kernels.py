@@ -178,7 +178,10 @@ def q8_activations(x):
 
 
 @pytest.mark.parametrize("gt,qtype", TYPES, ids=lambda t: getattr(t, "name", str(t)))
-@pytest.mark.parametrize("M,N,K", [(1, 1, 32), (1, 13, 96), (1, 37, 576), (3, 7, 64), (5, 130, 160), (17, 61, 576)])
+# M >= 8 takes the AVX-512 prefill path (panels of 32 weight rows x tiles of 6 tokens): token counts and row
+# counts around and off those multiples (7 | 8, 13 = 2 tiles + 1, 31 | 32 | 33 rows, a last panel of 1 row).
+@pytest.mark.parametrize("M,N,K", [(1, 1, 32), (1, 13, 96), (1, 37, 576), (3, 7, 64), (5, 130, 160), (17, 61, 576),
+                                   (7, 33, 64), (8, 32, 32), (13, 31, 96), (12, 65, 64), (29, 1, 160)])
 def test_quant_matmul_equals_dequantized_gemm(gt, qtype, M, N, K):
     W = randn(N, K)
     Wq = gguf.quants.quantize(W, gt)
@@ -197,10 +200,11 @@ def test_quant_matmul_equals_dequantized_gemm(gt, qtype, M, N, K):
 
 
 @pytest.mark.parametrize("gt,qtype", TYPES, ids=lambda t: getattr(t, "name", str(t)))
-def test_quant_matmul_stacked_weights_and_bias(gt, qtype):
+@pytest.mark.parametrize("M", [4, 9])  # 9: one weight panel that spans all three matrices
+def test_quant_matmul_stacked_weights_and_bias(gt, qtype, M):
     K = 64
     parts = [gguf.quants.quantize(randn(n, K), gt) for n in (5, 1, 9)]
-    x, bias = randn(4, K), randn(15)
+    x, bias = randn(M, K), randn(15)
     y = Q.quant_matmul(x, parts, qtype, bias)
     one = Q.quant_matmul(x, np.concatenate(parts), qtype, bias)
     np.testing.assert_array_equal(y, one)

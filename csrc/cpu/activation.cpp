@@ -224,7 +224,8 @@ void softmax_backward(float* dx, const float* dy, const float* y, int64_t outer,
 
 void dropout(float* y, const float* x, int64_t n, float p, uint64_t seed) {
   const float scale = 1.0f / (1.0f - p);
-  parallel_for(n, kElementGrain, [&](int64_t b, int64_t e) {
+  // Captured by value: a store to y cannot then alias x, p, scale or seed, so the loop vectorises.
+  parallel_for(n, kElementGrain, [=](int64_t b, int64_t e) {
 #pragma omp simd
     for (int64_t i = b; i < e; ++i) {
       const float u = static_cast<float>(mix(seed, static_cast<uint64_t>(i)) >> 40) * 0x1p-24f;

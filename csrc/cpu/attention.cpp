@@ -206,10 +206,12 @@ void scores_tile(const AttentionParams& p, const Head& hd, int64_t i0, int64_t r
 // keep[r][c] = 1/(1-p) or 0: the dropout factor of each entry of the tile.
 void dropout_tile(const AttentionParams& p, const Dropout& dropout, const Head& hd, int64_t i0, int64_t rows,
                   int64_t j0, int64_t cols, float* keep) {
+  const Dropout d = dropout;  // a local copy: stores to keep cannot alias it, so the loop vectorises
   for (int64_t r = 0; r < rows; ++r) {
     const uint64_t base = static_cast<uint64_t>((hd.index * p.len_q + i0 + r) * p.len_k + j0);
-    for (int64_t c = 0; c < cols; ++c)
-      keep[r * kBlockK + c] = dropout.keeps(base + static_cast<uint64_t>(c)) ? dropout.keep_scale : 0.0f;
+    float* keep_row = keep + r * kBlockK;
+#pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) keep_row[c] = d.keeps(base + static_cast<uint64_t>(c)) ? d.keep_scale : 0.0f;
   }
 }
 

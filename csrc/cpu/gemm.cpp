@@ -19,6 +19,7 @@
 #include <array>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -58,7 +59,8 @@ int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
 #if defined(__AVX512F__)
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push  // GCC 12 flags the self-initialised _mm512_undefined_ps() inside unpack*_ps
+#pragma GCC diagnostic push  // GCC 12 flags the self-initialised _mm512_undefined_ps() inside unpack*_ps,
+                             // where the transpose is inlined too
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 // Transposes the 16 x 16 block held in r[0..15] (row i in r[i]) in registers: 64 shuffles.
@@ -86,24 +88,30 @@ inline void transpose_16x16(__m512 r[16]) {
   }
   for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
-
-// One MR-row panel of row-major A (mr <= MR rows): 16-column strips transposed in registers, rows past
-// mr read as zeros (the panel's padding).
-void pack_a_panel_rows(const float* A, int64_t lda, int64_t mr, int64_t kc, float* dst) {
-  static_assert(MR <= 16, "a panel column must fit one register");
-  const __mmask16 panel_lanes = static_cast<__mmask16>((1u << MR) - 1);
+// Transposes `rows` <= 16 rows of a row-major source (k along a row) into columns of dst: dst[k * dst_stride + i] =
+// src[i * ld + k] for k < kc, lanes i < 16 of `lanes` written, rows past `rows` read as zeros (a panel's
+// padding). 16-column strips are transposed in registers.
+void transpose_rows_into_columns(const float* src, int64_t ld, int64_t rows, int64_t kc, float* dst,
+                                 int64_t dst_stride, __mmask16 lanes) {
   for (int64_t k0 = 0; k0 < kc; k0 += 16) {
     const int64_t kn = std::min<int64_t>(16, kc - k0);
     const __mmask16 columns = static_cast<__mmask16>((1u << kn) - 1);
     __m512 r[16];
     for (int64_t i = 0; i < 16; ++i)
-      r[i] = i < mr ? _mm512_maskz_loadu_ps(columns, A + i * lda + k0) : _mm512_setzero_ps();
+      r[i] = i < rows ? _mm512_maskz_loadu_ps(columns, src + i * ld + k0) : _mm512_setzero_ps();
     transpose_16x16(r);
-    for (int64_t k = 0; k < kn; ++k) _mm512_mask_storeu_ps(dst + (k0 + k) * MR, panel_lanes, r[k]);
+    for (int64_t k = 0; k < kn; ++k) _mm512_mask_storeu_ps(dst + (k0 + k) * dst_stride, lanes, r[k]);
   }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// One MR-row panel of row-major A (mr <= MR rows).
+void pack_a_panel_rows(const float* A, int64_t lda, int64_t mr, int64_t kc, float* dst) {
+  static_assert(MR <= 16, "a panel column must fit one register");
+  transpose_rows_into_columns(A, lda, mr, kc, dst, MR, static_cast<__mmask16>((1u << MR) - 1));
 }
 
 // One MR-row panel of transposed A (stored K x M: a panel column is mr <= MR consecutive floats).
@@ -152,14 +160,21 @@ void pack_b(bool trans, const float* B, int64_t ldb, int64_t kc, int64_t nc, flo
         for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * NR);
       else
         for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * NR, B + k * ldb + j0, sizeof(float) * nr);
-    } else {  // a transpose, in k-strips as in pack_a
-      for (int64_t k0 = 0; k0 < kc; k0 += kTransposeStrip) {
+    } else {
+#if defined(__AVX512F__)
+      static_assert(NR % 16 == 0, "a panel row is whole registers");
+      for (int64_t h = 0; h < NR; h += 16)  // each 16-column part of the panel: 16 rows of B transposed
+        transpose_rows_into_columns(B + (j0 + h) * ldb, ldb, std::clamp<int64_t>(nr - h, 0, 16), kc, dst + h, NR,
+                                    0xFFFF);
+#else
+      for (int64_t k0 = 0; k0 < kc; k0 += kTransposeStrip) {  // a transpose, in k-strips as in pack_a
         const int64_t kn = std::min(kTransposeStrip, kc - k0);
         for (int64_t j = 0; j < nr; ++j) {
           const float* row = B + (j0 + j) * ldb + k0;
           for (int64_t k = 0; k < kn; ++k) dst[(k0 + k) * NR + j] = row[k];
         }
       }
+#endif
     }
   }
 }
@@ -303,6 +318,10 @@ void gemm_serial(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const fl
 // machine a descheduled worker can stall the whole region).
 constexpr double kMinFlopsPerThread = 1 << 20;  // about 10 us of one core: well above fork-join cost
 
+// Largest op(B) (in floats) packed once and shared by the threads of a row-split GEMM (scratch kept per
+// calling thread, so bounded): 16 MB; a Linear weight of 2048 x 2048 fits.
+constexpr int64_t kMaxSharedB = int64_t{1} << 22;
+
 // Splits C into per-thread stripes of whole register tiles (along whichever of M, N has more tiles)
 // and runs the serial blocked loop on each.
 template <class BSource>
@@ -322,6 +341,17 @@ void gemm_threaded(bool ta, int64_t M, int64_t N, int64_t K, float alpha, const 
   if (threads <= 1) {
     gemm_serial(ta, M, N, K, alpha, A, lda, b_source, beta, C, ldc);
     return;
+  }
+  if constexpr (std::is_same_v<BSource, OnTheFlyB>) {
+    // Split by rows, every thread would pack all of op(B) for itself: pack it once instead, the threads
+    // sharing the packing, and let each thread read that one copy.
+    const int64_t packed_size = gemm_packed_b_size(K, N);
+    if (!split_n && packed_size <= kMaxSharedB) {
+      float* packed = thread_scratch(ScratchPurpose::gemm_shared_b, packed_size);
+      gemm_pack_b(packed, b_source.B, b_source.ldb, b_source.trans, K, N);
+      gemm_threaded(ta, M, N, K, alpha, A, lda, PrepackedB{packed, K}, beta, C, ldc);
+      return;
+    }
   }
   parallel_region(threads, [&](int t, int count) {
     const int64_t tiles = split_n ? n_tiles : m_tiles;

@@ -1,6 +1,8 @@
 // FP32 FMA peak: per thread, kChains independent vector chains acc_c = acc_c * m + a.
 // With m slightly below 1 the chains converge instead of overflowing, and the final sum keeps the
 // compiler from deleting the loop. flops = threads * iterations * kChains * W * 2.
+// int8 peak (AVX-512 VNNI): the same with acc_c = dpbusd(acc_c, u, s), 64 u8 x s8 products into 16 int32
+// lanes per instruction (what the quantized products run); ops = threads * iterations * kChains * 64 * 2.
 #include "seqkernels/peak.h"
 
 #include <algorithm>
@@ -30,19 +32,35 @@ float fma_chains(int64_t iterations) {
   return V::reduce_add(sum);
 }
 
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+constexpr int64_t kInt8OpsPerChainStep = 64 * 2;
+float dpbusd_chains(int64_t iterations) {
+  __m512i acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_epi32(c);
+  const __m512i u = _mm512_set1_epi8(1), s = _mm512_set1_epi8(-1);  // -4 per lane and step (a sink only)
+  for (int64_t it = 0; it < iterations; ++it) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_dpbusd_epi32(acc[c], u, s);
+  }
+  __m512i sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, acc[c]);
+  return static_cast<float>(_mm512_reduce_add_epi32(sum));
+}
+#endif
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-}  // namespace
-
-double measure_fma_peak_gflops(int threads, double seconds) {
+// Operations per second of `chains` (kChains chains of `ops_per_step` operations each per iteration) run
+// on `threads` threads at once for about `seconds`.
+double measure_peak(float (*chains)(int64_t), double ops_per_step, int threads, double seconds) {
   threads = std::max(1, threads);
   // Calibrate the iteration count on one thread so each thread runs about `seconds`.
   int64_t iterations = 1 << 16;
   for (;;) {
     auto t0 = std::chrono::steady_clock::now();
-    volatile float sink = fma_chains(iterations);
+    volatile float sink = chains(iterations);
     (void)sink;
     double dt = seconds_since(t0);
     if (dt > 0.02 || iterations > (int64_t(1) << 40)) {
@@ -60,7 +78,7 @@ double measure_fma_peak_gflops(int threads, double seconds) {
     while (started.load() < threads) {
     }
     auto t0 = std::chrono::steady_clock::now();
-    volatile float sink = fma_chains(iterations);
+    volatile float sink = chains(iterations);
     (void)sink;
     elapsed[t] = seconds_since(t0);
   };
@@ -69,7 +87,21 @@ double measure_fma_peak_gflops(int threads, double seconds) {
   run(0);
   for (auto& thread : others) thread.join();
   const double slowest = *std::max_element(elapsed.begin(), elapsed.end());
-  return double(threads) * double(iterations) * kChains * V::W * 2.0 / slowest * 1e-9;
+  return double(threads) * double(iterations) * kChains * ops_per_step / slowest;
+}
+
+}  // namespace
+
+double measure_fma_peak_gflops(int threads, double seconds) {
+  return measure_peak(&fma_chains, V::W * 2.0, threads, seconds) * 1e-9;
+}
+
+double measure_int8_peak_gops(int threads, double seconds) {
+#if defined(__AVX512VNNI__) && defined(__AVX512F__)
+  return measure_peak(&dpbusd_chains, kInt8OpsPerChainStep, threads, seconds) * 1e-9;
+#else
+  return 0.0;
+#endif
 }
 
 const char* simd_isa_name() { return V::name; }

@@ -11,6 +11,7 @@
 // The integer dot of one block: AVX-512 VNNI  dpbusd(u8 w, s8 a) -> 8 x int32;  AVX2  maddubs(u8 w, s8 a)
 // -> 16 x int16 (no overflow: 15 · 127 · 2 < 2^15; Q8_0 reads |w| and sign(a, w)), then madd with ones;
 // scalar  a plain int32 loop.
+// 3. AVX-512 VNNI with M >= kPanelMinRows (the prefill): weight panels in VNNI's layout instead, see below.
 #include "seqkernels/quant_matmul.h"
 
 #include <algorithm>
@@ -258,12 +259,29 @@ struct Isa {
 template <QuantType T>
 struct Format;
 
+// groups(g, blk): the block's 32 weights as VNNI's unsigned operand, 8 dwords of 4 bytes (g[j] = weights
+// 4j..4j+3): the nibbles as they are, Q8_0's bytes + kQ8Offset (the panel path, AVX-512 only).
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+void nibble_groups(uint32_t* g, const uint8_t* qs) {
+  for (int j = 0; j < 4; ++j) {
+    const uint32_t v = load_u32(qs + 4 * j);
+    g[j] = v & 0x0F0F0F0Fu;             // weights 4j..4j+3: low nibbles of qs[4j..4j+3]
+    g[j + 4] = (v >> 4) & 0x0F0F0F0Fu;  // weights 16+4j..: their high nibbles
+  }
+}
+
 template <>
 struct Format<QuantType::q4_0> {
   static constexpr int64_t kBytes = 18, kMinAt = -1;
   static constexpr float kZeroPoint = -8.0f;
   static constexpr bool kSigned = false;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 2); }
+  static void groups(uint32_t* g, const uint8_t* blk) { nibble_groups(g, blk + 2); }
 };
 
 template <>
@@ -272,6 +290,7 @@ struct Format<QuantType::q4_1> {
   static constexpr float kZeroPoint = 0.0f;
   static constexpr bool kSigned = false;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 4); }
+  static void groups(uint32_t* g, const uint8_t* blk) { nibble_groups(g, blk + 4); }
 };
 
 template <>
@@ -280,7 +299,22 @@ struct Format<QuantType::q8_0> {
   static constexpr float kZeroPoint = -static_cast<float>(Isa::kQ8Offset);
   static constexpr bool kSigned = Isa::kQ8Offset == 0;
   static Isa::Block unpack(const uint8_t* blk) { return Isa::load_q8(blk + 2); }
+  static void groups(uint32_t* g, const uint8_t* blk) {
+    for (int j = 0; j < 8; ++j) g[j] = load_u32(blk + 2 + 4 * j) ^ 0x80808080u;  // + 128 (kQ8Offset)
+  }
 };
+
+// A block's scale d_w and correction coefficient c_w (see Format).
+template <QuantType T>
+void block_scales(float* d, float* c, const uint8_t* blk) {
+  using F = Format<T>;
+  *d = half_to_float(load_u16(blk));
+  if constexpr (F::kMinAt >= 0) {
+    *c = half_to_float(load_u16(blk + F::kMinAt));
+  } else {
+    *c = F::kZeroPoint * *d;
+  }
+}
 
 // y[t][r] for weight rows w[0..R) (row pointers) and activation rows [m0, m0 + C): the register tile.
 // dw, cw: (R, nb) scales and correction coefficients of the rows.
@@ -340,11 +374,125 @@ void row_tile(float* y, int64_t ldy, const uint8_t* const* w, const float* bias,
   for (; m < M; ++m) tile<T, R, 1>(y, ldy, w, dw, a, m);
 }
 
+// ---- the prefill product on AVX-512 VNNI: weight panels, rows in lanes -----------------------------------
+// For M >= kPanelMinRows the weights are unpacked once per panel of kPanel = 32 rows (thread scratch, not the
+// model) into VNNI's layout: for block b and group j (weights 4j..4j+3 of the block), the 4 bytes of each of
+// the 32 rows side by side, so one zmm holds 16 rows and dpbusd(acc, w, broadcast 4 activation bytes) adds a
+// group of 4 products to each of 16 rows. A register tile of 32 rows x kPanelCols tokens keeps its int32
+// sums over one block (8 groups), then scales them into float accumulators:
+//     f[r][t] += (d_a[t,b] · float(sum_i q_i a_i)) · d_w[r,b]  +  c_w[r,b] · s_a[t,b]
+// (the correction term is the same as in the tiles above). Each panel load is reused for kPanelCols tokens,
+// each activation broadcast for 32 rows; per block and token: 16 dpbusd, 2 x (convert, mul, 2 fma).
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+constexpr int64_t kPanelMinRows = 8;
+constexpr int kPanel = 32, kPanelCols = 6;  // 12 int32 + 12 float accumulators + 2 weight registers of 32 zmm
+static_assert(Isa::kQ8Offset == 128, "Format<q8_0>::groups adds 128");
+
+// wq (nb, 8, kPanel, 4) bytes, dw and cw (nb, kPanel) of weight rows rows[0..n); rows n..kPanel are zero.
+template <QuantType T>
+void pack_panel(uint8_t* wq, float* dw, float* cw, const uint8_t* const* rows, int n, int64_t nb) {
+  using F = Format<T>;
+  for (int r = 0; r < kPanel; ++r)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint32_t g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      float d = 0.0f, c = 0.0f;
+      if (r < n) {
+        const uint8_t* blk = rows[r] + b * F::kBytes;
+        F::groups(g, blk);
+        block_scales<T>(&d, &c, blk);
+      }
+      for (int j = 0; j < 8; ++j) std::memcpy(wq + ((b * 8 + j) * kPanel + r) * 4, &g[j], 4);
+      dw[b * kPanel + r] = d;
+      cw[b * kPanel + r] = c;
+    }
+}
+
+// y[m0 + t][0..32) (columns masked by k0, k1) for tokens t < C against one packed panel (+ bias, or null).
+template <int C>
+void panel_tile(float* y, int64_t ldy, const uint8_t* wq, const float* dw, const float* cw, const float* bias,
+                const Activations& a, int64_t m0, __mmask16 k0, __mmask16 k1) {
+  __m512 f[2][C];
+  for (int t = 0; t < C; ++t) f[0][t] = f[1][t] = _mm512_setzero_ps();
+  const int8_t* act = a.q + m0 * a.K;
+  for (int64_t b = 0; b < a.nb; ++b) {
+    __m512i s[2][C];
+    for (int t = 0; t < C; ++t) s[0][t] = s[1][t] = _mm512_setzero_si512();
+    const uint8_t* wb = wq + b * 8 * kPanel * 4;
+    const int8_t* ab = act + b * kQuantBlock;
+    for (int j = 0; j < 8; ++j) {
+      const __m512i w0 = _mm512_loadu_si512(wb + j * kPanel * 4), w1 = _mm512_loadu_si512(wb + j * kPanel * 4 + 64);
+      for (int t = 0; t < C; ++t) {
+        int32_t group;
+        std::memcpy(&group, ab + t * a.K + 4 * j, 4);
+        const __m512i av = _mm512_set1_epi32(group);
+        s[0][t] = _mm512_dpbusd_epi32(s[0][t], w0, av);
+        s[1][t] = _mm512_dpbusd_epi32(s[1][t], w1, av);
+      }
+    }
+    const __m512 d0 = _mm512_loadu_ps(dw + b * kPanel), d1 = _mm512_loadu_ps(dw + b * kPanel + 16);
+    const __m512 c0 = _mm512_loadu_ps(cw + b * kPanel), c1 = _mm512_loadu_ps(cw + b * kPanel + 16);
+    for (int t = 0; t < C; ++t) {
+      const __m512 da = _mm512_set1_ps(a.d[(m0 + t) * a.nb + b]), sa = _mm512_set1_ps(a.s[(m0 + t) * a.nb + b]);
+      f[0][t] = _mm512_fmadd_ps(c0, sa, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, s[0][t]), da), d0, f[0][t]));
+      f[1][t] = _mm512_fmadd_ps(c1, sa, _mm512_fmadd_ps(_mm512_mul_ps(_mm512_maskz_cvtepi32_ps(0xFFFF, s[1][t]), da), d1, f[1][t]));
+    }
+  }
+  const __m512 b0 = bias ? _mm512_maskz_loadu_ps(k0, bias) : _mm512_setzero_ps();
+  const __m512 b1 = bias ? _mm512_maskz_loadu_ps(k1, bias + 16) : _mm512_setzero_ps();
+  for (int t = 0; t < C; ++t) {
+    float* yt = y + (m0 + t) * ldy;
+    _mm512_mask_storeu_ps(yt, k0, _mm512_add_ps(f[0][t], b0));
+    _mm512_mask_storeu_ps(yt + 16, k1, _mm512_add_ps(f[1][t], b1));
+  }
+}
+
+// The whole product by panels: rows[i] points at weight row i of the stacked matrices (N rows).
+template <QuantType T>
+void panel_matmul(float* y, const Activations& a, const std::vector<const uint8_t*>& rows, const float* bias,
+                  int64_t M, int64_t ldy) {
+  const int64_t N = static_cast<int64_t>(rows.size()), nb = a.nb, panels = (N + kPanel - 1) / kPanel;
+  parallel_for(panels, 1, [&](int64_t p0, int64_t p1) {
+    const int64_t wq_floats = nb * 8 * kPanel;  // nb · 8 · kPanel · 4 bytes
+    float* buffer = thread_scratch(ScratchPurpose::quant_weight_scales, wq_floats + 2 * nb * kPanel);
+    uint8_t* wq = reinterpret_cast<uint8_t*>(buffer);
+    float *dw = buffer + wq_floats, *cw = dw + nb * kPanel;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t n0 = p * kPanel;
+      const int n = static_cast<int>(std::min<int64_t>(kPanel, N - n0));
+      pack_panel<T>(wq, dw, cw, rows.data() + n0, n, nb);
+      const __mmask16 k0 = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
+      const __mmask16 k1 = static_cast<__mmask16>(n >= 32 ? 0xFFFF : n <= 16 ? 0 : (1u << (n - 16)) - 1);
+      float* yp = y + n0;
+      const float* bp = bias ? bias + n0 : nullptr;
+      int64_t m = 0;
+      for (; m + kPanelCols <= M; m += kPanelCols) panel_tile<kPanelCols>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1);
+      switch (M - m) {
+        case 5: panel_tile<5>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1); break;
+        case 4: panel_tile<4>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1); break;
+        case 3: panel_tile<3>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1); break;
+        case 2: panel_tile<2>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1); break;
+        case 1: panel_tile<1>(yp, ldy, wq, dw, cw, bp, a, m, k0, k1); break;
+        default: break;
+      }
+    }
+  });
+}
+#endif
+
 template <QuantType T>
 void matmul_typed(float* y, const Activations& a, const QuantWeight* weights, int count, const float* bias,
                   int64_t M, int64_t ldy) {
-  constexpr int R = Isa::kRows;
   const int64_t row_bytes = a.nb * Format<T>::kBytes;
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+  if (M >= kPanelMinRows) {
+    std::vector<const uint8_t*> rows;
+    for (int i = 0; i < count; ++i)
+      for (int64_t r = 0; r < weights[i].rows; ++r) rows.push_back(static_cast<const uint8_t*>(weights[i].data) + r * row_bytes);
+    panel_matmul<T>(y, a, rows, bias, M, ldy);
+    return;
+  }
+#endif
+  constexpr int R = Isa::kRows;
   // Tiles of R rows of one matrix: (matrix, first row); a matrix's last tile may be short.
   struct Tile {
     int matrix;

@@ -13,6 +13,7 @@ namespace sk {
 enum class ScratchPurpose : int {
   gemm_packed_a,
   gemm_packed_b,
+  gemm_shared_b,
   rnn_workspace,
   conv1d_columns,
   conv1d_column_grads,

@@ -81,6 +81,19 @@ SK_REGISTER_BINDINGS(runtime) {
       py::arg("threads"), py::arg("seconds") = 0.25,
       "Measured FP32 FMA peak in GFLOP/s with the given number of threads.");
 
+  m.def(
+      "measure_int8_peak",
+      [](int64_t threads, double seconds) {
+        const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+        check_range(threads, 1, hardware, "measure_int8_peak", "threads");
+        if (!(seconds > 0.0 && seconds <= 60.0))
+          throw py::value_error("measure_int8_peak: argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
+        py::gil_scoped_release release;
+        return sk::measure_int8_peak_gops(static_cast<int>(threads), seconds);
+      },
+      py::arg("threads"), py::arg("seconds") = 0.25,
+      "Measured int8 peak (AVX-512 VNNI dpbusd, 2 ops per multiply-add) in GOP/s; 0 without a VNNI path.");
+
 #ifdef SEQKERNELS_WITH_CUDA
   m.def(
       "cuda_axpy",

@@ -339,19 +339,27 @@ class LlamaForCausalLM:
         positions = np.tile(np.arange(past, past + length, dtype=np.int64), batch)
         x = self._embed_ids(ids.reshape(-1))
         for i, layer in enumerate(self.layers):
+            # Each temporary is dropped as soon as it is used: the prefill's peak memory is what is alive at once.
             h, _ = _C.rms_norm_forward(x, layer.attn_norm, c.rms_norm_eps)
             qkv = layer.qkv(h)
+            del h
             _C.rotary_embedding_(qkv[:, :(H + Hkv) * D], positions, D, c.rope_theta, -1, c.rope_interleaved, False)
             kc, vc = cache.keys[i], cache.values[i]
             kc[:, :, past:past + length] = qkv[:, H * D:(H + Hkv) * D].reshape(batch, length, Hkv, D).transpose(0, 2, 1, 3)
             vc[:, :, past:past + length] = qkv[:, (H + Hkv) * D:].reshape(batch, length, Hkv, D).transpose(0, 2, 1, 3)
             attn = cached_attention(qkv[:, :H * D].reshape(batch, length, H, D), kc[:, :, :past + length],
                                     vc[:, :, :past + length])
+            del qkv
             x += layer.o(attn.reshape(batch * length, H * D))
+            del attn
             h, _ = _C.rms_norm_forward(x, layer.ffn_norm, c.rms_norm_eps)
             gu = layer.gate_up(h)
+            del h
             F = gu.shape[1] // 2
-            x += layer.down(_C.swiglu_forward(gu[:, :F], gu[:, F:]))
+            act = _C.swiglu_forward(gu[:, :F], gu[:, F:])
+            del gu
+            x += layer.down(act)
+            del act
         cache.length = past + length
         keep = length if not logits_to_keep else min(int(logits_to_keep), length)
         x = x.reshape(batch, length, -1)[:, length - keep:].reshape(batch * keep, -1)
