@@ -44,7 +44,11 @@ float dpbusd_chains(int64_t iterations) {
   }
   __m512i sum = acc[0];
   for (int c = 1; c < kChains; ++c) sum = _mm512_add_epi32(sum, acc[c]);
-  return static_cast<float>(_mm512_reduce_add_epi32(sum));
+  alignas(64) int32_t lane[16];  // via memory: GCC 12's AVX-512 lane-extract intrinsics trip -Wuninitialized
+  _mm512_store_si512(lane, sum);
+  int64_t total = 0;
+  for (int i = 0; i < 16; ++i) total += lane[i];
+  return static_cast<float>(total);
 }
 #endif
 
