@@ -85,16 +85,17 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_conv1d_matches_torch(rng, threads, name):
+def check_against_torch(rng, name, x_layout=lambda a: a, dy_layout=lambda a: a):
+    """Runs CONFIGS[name] with x and dy passed through the layout functions and checks y and every gradient
+    against torch; returns (y, dx)."""
     N, C, L, O, K, stride, padding, dilation, groups, has_bias = CONFIGS[name]
     x = rng.standard_normal((N, C, L), dtype=np.float32)
     w = rng.standard_normal((O, C // groups, K), dtype=np.float32)
     b = rng.standard_normal(O, dtype=np.float32) if has_bias else None
     opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    y = _C.conv1d_forward(x, w, b, **opts)
+    y = _C.conv1d_forward(x_layout(x), w, b, **opts)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
-    dx, dw, db = _C.conv1d_backward(x, w, dy, **opts, bias_grad=has_bias)
+    dx, dw, db = _C.conv1d_backward(x_layout(x), w, dy_layout(dy), **opts, bias_grad=has_bias)
     (ry, rdx, rdw, rdb), (my, mdx, mdw, mdb) = reference(x, w, b, dy, stride, padding, dilation, groups)
     assert_close(y, ry, my, C // groups * K, "y")
     assert_close(dx, rdx, mdx, O // groups * K, "dx")
@@ -103,6 +104,12 @@ def test_conv1d_matches_torch(rng, threads, name):
         assert_close(db, rdb, mdb, N * y.shape[2], "db")
     else:
         assert db is None
+    return y, dx
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_conv1d_matches_torch(rng, threads, name):
+    check_against_torch(rng, name)
 
 
 def channels_last(a):
@@ -121,23 +128,11 @@ def test_channels_last_inputs_match_torch(rng, threads, name, x_last, dy_last):
     # on the stride-1 path; y and dx then keep the input's layout, as torch keeps a convolution's memory format.
     # Every other configuration reads them through a copy. The values are the channels-first ones either way.
     N, C, L, O, K, stride, padding, dilation, groups, has_bias = CONFIGS[name]
-    x = rng.standard_normal((N, C, L), dtype=np.float32)
-    w = rng.standard_normal((O, C // groups, K), dtype=np.float32)
-    b = rng.standard_normal(O, dtype=np.float32) if has_bias else None
-    opts = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    xs = channels_last(x) if x_last else x
-    y = _C.conv1d_forward(xs, w, b, **opts)
-    dy = rng.standard_normal(y.shape, dtype=np.float32)
-    dx, dw, db = _C.conv1d_backward(xs, w, channels_last(dy) if dy_last else dy, **opts, bias_grad=has_bias)
+    y, dx = check_against_torch(rng, name, channels_last if x_last else (lambda a: a),
+                                channels_last if dy_last else (lambda a: a))
     windowed = stride == 1 and dilation == 1 and groups == 1 and K >= 2
     assert stored_channels_last(y) == (windowed and x_last and y.shape[1] > 1 and y.shape[2] > 1)
     assert stored_channels_last(dx) == (windowed and x_last and C > 1 and L > 1)
-    (ry, rdx, rdw, rdb), (my, mdx, mdw, mdb) = reference(x, w, b, dy, stride, padding, dilation, groups)
-    assert_close(y, ry, my, C // groups * K, "y")
-    assert_close(dx, rdx, mdx, O // groups * K, "dx")
-    assert_close(dw, rdw, mdw, N * y.shape[2], "dw")
-    if has_bias:
-        assert_close(db, rdb, mdb, N * y.shape[2], "db")
 
 
 def test_infinite_weight_reaches_only_the_gradients_it_enters(rng, threads):

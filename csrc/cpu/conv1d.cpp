@@ -52,6 +52,7 @@
 #include "seqkernels/parallel.h"
 #include "scratch.h"
 #include "simd.h"
+#include "transpose.h"
 
 namespace sk {
 namespace {
@@ -373,15 +374,6 @@ bool all_finite(const float* p, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     if (!std::isfinite(p[i])) return false;
   return true;
-}
-
-// dst[j * ld_dst + i] = src[i * ld_src + j] for i < rows, j < cols, in 16 x 16 tiles.
-void transpose(float* dst, int64_t ld_dst, const float* src, int64_t ld_src, int64_t rows, int64_t cols) {
-  constexpr int64_t kTile = 16;
-  for (int64_t i0 = 0; i0 < rows; i0 += kTile)
-    for (int64_t j0 = 0; j0 < cols; j0 += kTile)
-      for (int64_t j = j0, j1 = std::min(cols, j0 + kTile); j < j1; ++j)
-        for (int64_t i = i0, i1 = std::min(rows, i0 + kTile); i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
 }
 
 // The channels-last stack: item n at rows [n * pitch, (n + 1) * pitch) of `channels` floats: `before` zero rows,

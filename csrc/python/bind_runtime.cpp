@@ -12,6 +12,23 @@
 
 namespace sk::bind {
 
+namespace {
+// A peak measurement (`measure(threads, seconds)`) as a binding named `op` that checks its arguments.
+template <double (*measure)(int, double)>
+auto peak_binding(const char* op) {
+  return [op](int64_t threads, double seconds) {
+    // More threads than the machine runs at once measure nothing but oversubscription (and thousands of
+    // busy-waiting threads, or an exit when they cannot be created).
+    const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    check_range(threads, 1, hardware, op, "threads");
+    if (!(seconds > 0.0 && seconds <= 60.0))
+      throw py::value_error(std::string(op) + ": argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
+    py::gil_scoped_release release;
+    return measure(static_cast<int>(threads), seconds);
+  };
+}
+}  // namespace
+
 SK_REGISTER_BINDINGS(runtime) {
   m.def("get_num_threads", &sk::num_threads, "Threads the kernels use.");
   m.def(
@@ -66,33 +83,11 @@ SK_REGISTER_BINDINGS(runtime) {
       },
       "What this build contains: SIMD path, GEMM micro-kernel, OpenMP, CUDA and visible devices.");
 
-  m.def(
-      "measure_fma_peak",
-      [](int64_t threads, double seconds) {
-        // More threads than the machine runs at once measure nothing but oversubscription (and thousands of
-        // busy-waiting threads, or OpenMP's own exit when it cannot create them).
-        const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
-        check_range(threads, 1, hardware, "measure_fma_peak", "threads");
-        if (!(seconds > 0.0 && seconds <= 60.0))
-          throw py::value_error("measure_fma_peak: argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
-        py::gil_scoped_release release;
-        return sk::measure_fma_peak_gflops(static_cast<int>(threads), seconds);
-      },
-      py::arg("threads"), py::arg("seconds") = 0.25,
-      "Measured FP32 FMA peak in GFLOP/s with the given number of threads.");
-
-  m.def(
-      "measure_int8_peak",
-      [](int64_t threads, double seconds) {
-        const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
-        check_range(threads, 1, hardware, "measure_int8_peak", "threads");
-        if (!(seconds > 0.0 && seconds <= 60.0))
-          throw py::value_error("measure_int8_peak: argument 'seconds' must be in (0, 60], got " + std::to_string(seconds));
-        py::gil_scoped_release release;
-        return sk::measure_int8_peak_gops(static_cast<int>(threads), seconds);
-      },
-      py::arg("threads"), py::arg("seconds") = 0.25,
-      "Measured int8 peak (AVX-512 VNNI dpbusd, 2 ops per multiply-add) in GOP/s; 0 without a VNNI path.");
+  m.def("measure_fma_peak", peak_binding<&sk::measure_fma_peak_gflops>("measure_fma_peak"), py::arg("threads"),
+        py::arg("seconds") = 0.25, "Measured FP32 FMA peak in GFLOP/s with the given number of threads.");
+  m.def("measure_int8_peak", peak_binding<&sk::measure_int8_peak_gops>("measure_int8_peak"), py::arg("threads"),
+        py::arg("seconds") = 0.25,
+        "Measured int8 peak (AVX-512 VNNI dpbusd, 2 ops per multiply-add) in GOP/s; 0 without a VNNI path.");
 
 #ifdef SEQKERNELS_WITH_CUDA
   m.def(
