@@ -15,25 +15,30 @@ import seqkernels.functional as F
 from seqkernels.benchmarking import (format_table, fwd_bwd, machine_description, median_times, ratio, thread_limit,
                                      benchmark_arguments, publish)
 
-# (N, C_in, L, C_out, K, padding, groups, note)
+# (N, C_in, L, C_out, K, padding, groups, channels_last, note); channels_last: x is given to both libraries as
+# the transpose (0, 2, 1) of a C-contiguous (N, L, C_in) array, as embedding(ids).transpose(1, 2) makes it
 SHAPES = [
-    (32, 128, 256, 128, 5, 2, 1, "issue target"),
-    (64, 300, 100, 100, 3, 1, 1, "issue target (Kim: word2vec dim 300)"),
-    (64, 128, 50, 100, 4, 0, 1, "TextCNN branch"),
-    (32, 512, 128, 512, 1, 0, 1, "K = 1 (pointwise)"),
-    (16, 256, 512, 256, 7, 3, 1, "long sequence, K = 7"),
-    (32, 256, 128, 256, 7, 3, 256, "depthwise"),
+    (32, 128, 256, 128, 5, 2, 1, False, "issue target"),
+    (64, 300, 100, 100, 3, 1, 1, False, "issue target (Kim: word2vec dim 300)"),
+    (64, 128, 50, 100, 4, 0, 1, False, "TextCNN branch"),
+    (64, 128, 50, 100, 4, 0, 1, True, "TextCNN branch, channels-last input"),
+    (32, 64, 150, 64, 5, 0, 1, True, "seqkernels train default, channels-last input"),
+    (32, 512, 128, 512, 1, 0, 1, False, "K = 1 (pointwise)"),
+    (16, 256, 512, 256, 7, 3, 1, False, "long sequence, K = 7"),
+    (32, 256, 128, 256, 7, 3, 256, False, "depthwise"),
 ]
 
 
 def workloads(shape, rng):
-    n, c, length, o, k, pad, groups, _ = shape
+    n, c, length, o, k, pad, groups, channels_last, _ = shape
     x = rng.standard_normal((n, c, length), dtype=np.float32)
+    if channels_last:
+        x = np.ascontiguousarray(x.transpose(0, 2, 1)).transpose(0, 2, 1)
     w = rng.standard_normal((o, c // groups, k), dtype=np.float32) * np.float32(1 / np.sqrt(c // groups * k))
     b = rng.standard_normal(o, dtype=np.float32)
     dy = rng.standard_normal((n, o, length + 2 * pad - k + 1), dtype=np.float32)
     xs, ws, bs = (sk.tensor(a, requires_grad=True) for a in (x, w, b))
-    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (torch.from_numpy(a.copy(order="K")).requires_grad_() for a in (x, w, b))  # x's strides kept
 
     def sk_fwd():
         return F.conv1d(x, w, b, padding=pad, groups=groups)
@@ -55,7 +60,7 @@ def main():
     rows = []
     with thread_limit(args.threads):
         for shape in SHAPES:
-            n, c, length, o, k, pad, groups, note = shape
+            n, c, length, o, k, pad, groups, _, note = shape
             t = median_times(workloads(shape, rng), rounds=args.rounds)
             flops = 2.0 * n * o * c // groups * k * (length + 2 * pad - k + 1)
             rows.append([f"x ({n}, {c}, {length}), w ({o}, {c // groups}, {k}), pad {pad}"
