@@ -180,8 +180,11 @@ def q8_activations(x):
 @pytest.mark.parametrize("gt,qtype", TYPES, ids=lambda t: getattr(t, "name", str(t)))
 # M >= 8 takes the AVX-512 prefill path (panels of 32 weight rows x tiles of 6 tokens): token counts and row
 # counts around and off those multiples (7 | 8, 13 = 2 tiles + 1, 31 | 32 | 33 rows, a last panel of 1 row).
+# M < 8 takes the AVX-512 decode path (groups of 4 blocks, tiles of 4 weight rows): K / 32 = 1, 3, 4, 5, 8, 18
+# blocks (a last group of 1..4 blocks, read with masked loads) and row counts off the tile (1, 6, 13, 37).
 @pytest.mark.parametrize("M,N,K", [(1, 1, 32), (1, 13, 96), (1, 37, 576), (3, 7, 64), (5, 130, 160), (17, 61, 576),
-                                   (7, 33, 64), (8, 32, 32), (13, 31, 96), (12, 65, 64), (29, 1, 160)])
+                                   (7, 33, 64), (8, 32, 32), (13, 31, 96), (12, 65, 64), (29, 1, 160),
+                                   (1, 6, 128), (2, 9, 256), (1, 4, 1536)])
 def test_quant_matmul_equals_dequantized_gemm(gt, qtype, M, N, K):
     W = randn(N, K)
     Wq = gguf.quants.quantize(W, gt)
@@ -200,7 +203,7 @@ def test_quant_matmul_equals_dequantized_gemm(gt, qtype, M, N, K):
 
 
 @pytest.mark.parametrize("gt,qtype", TYPES, ids=lambda t: getattr(t, "name", str(t)))
-@pytest.mark.parametrize("M", [4, 9])  # 9: one weight panel that spans all three matrices
+@pytest.mark.parametrize("M", [1, 4, 9])  # 1, 4: row tiles within each matrix; 9: one panel spanning all three
 def test_quant_matmul_stacked_weights_and_bias(gt, qtype, M):
     K = 64
     parts = [gguf.quants.quantize(randn(n, K), gt) for n in (5, 1, 9)]

@@ -11,7 +11,9 @@
 // The integer dot of one block: AVX-512 VNNI  dpbusd(u8 w, s8 a) -> 8 x int32;  AVX2  maddubs(u8 w, s8 a)
 // -> 16 x int16 (no overflow: 15 · 127 · 2 < 2^15; Q8_0 reads |w| and sign(a, w)), then madd with ones;
 // scalar  a plain int32 loop.
-// 3. AVX-512 VNNI with M >= kPanelMinRows (the prefill): weight panels in VNNI's layout instead, see below.
+// 3. AVX-512 VNNI replaces 2: with M < kPanelMinRows (the decode) groups of 4 blocks per zmm (the
+//    activations regrouped to match, the weights permuted in registers, each row's stream prefetched); with
+//    M >= kPanelMinRows (the prefill) weight panels in VNNI's layout. See below.
 #include "seqkernels/quant_matmul.h"
 
 #include <algorithm>
@@ -24,6 +26,9 @@
 
 #if defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
+#endif
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define SK_QUANT_AVX512 1  // the group kernel (M < kPanelMinRows) and the panel kernel below; no block tiles
 #endif
 
 namespace sk {
@@ -79,17 +84,23 @@ uint16_t load_u16(const uint8_t* p) {
   return v;
 }
 
+#if !defined(SK_QUANT_AVX512)
 // out[b] = the fp16 number at p + b · stride, as float, for b < n.
 void halves_scalar(float* out, const uint8_t* p, int64_t stride, int64_t n) {
   for (int64_t b = 0; b < n; ++b) out[b] = half_to_float(load_u16(p + b * stride));
 }
+#endif
 
 // The activations of one product, quantized to 8 bits per block.
+constexpr int64_t kGroupBytes = 128, kGroupFloats = 32;  // per group of 4 blocks: lo, hi bytes; da, sa floats
 struct Activations {
   const int8_t* q;   // (M, K)
   const float* d;    // (M, nb) scales
   const float* s;    // (M, nb) d · sum of the block's q
   int64_t K, nb;
+  const uint8_t* gq = nullptr;  // regrouped for the AVX-512 decode product (group_row): (M, ng, 128) bytes
+  const float* gf = nullptr;    // and (M, ng, 32) floats
+  int64_t ng = 0;
 };
 
 void quantize_row8(const float* x, int8_t* q, float* d, float* s, int64_t K) {
@@ -139,46 +150,10 @@ void quantize_row8(const float* x, int8_t* q, float* d, float* s, int64_t K) {
 // bytes), set1 / mul / fmadd on Acc, and halves (= halves_scalar: a row's block scales as floats).
 // kQ8Offset: what load_q8 adds to Q8_0's signed weights (VNNI multiplies unsigned by signed bytes).
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if defined(SK_QUANT_AVX512)
 struct Isa {
   static constexpr const char* name = "avx512-vnni";
-  static constexpr int kQ8Offset = 128;
-  static constexpr int kRows = 4, kCols = 4;  // tile: 16 accumulators of 32 ymm registers
-  using Block = __m256i;
-  using Acc = __m256;
-  static Block unpack_q4(const uint8_t* qs) {
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(x, 4), x), _mm256_set1_epi8(0x0F));
-  }
-  static Block load_q8(const uint8_t* qs) {
-    return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs)), _mm256_set1_epi8(-128));
-  }
-  using Act = __m256i;
-  static Act load_act(const int8_t* a) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a)); }
-  template <bool kSigned>
-  static Acc dot(Block w, Act a) {
-    return _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), w, a));
-  }
-  static Acc zero() { return _mm256_setzero_ps(); }
-  static Acc set1(float x) { return _mm256_set1_ps(x); }
-  static Acc mul(Acc a, Acc b) { return _mm256_mul_ps(a, b); }
-  static Acc fmadd(Acc a, Acc b, Acc c) { return _mm256_fmadd_ps(a, b, c); }
-  static float reduce(Acc v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-  }
-  // 16 blocks at a time: gather the 32-bit words at the scales, keep their low halves, convert.
-  static void halves(float* out, const uint8_t* p, int64_t stride, int64_t n) {
-    const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                               _mm512_set1_epi32(static_cast<int>(stride)));
-    int64_t b = 0;
-    for (; b + 16 <= n; b += 16) {
-      const __m512i words = _mm512_i32gather_epi32(offsets, p + b * stride, 1);
-      _mm512_storeu_ps(out + b, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words)));
-    }
-    halves_scalar(out + b, p + b * stride, stride, n - b);
-  }
+  static constexpr int kQ8Offset = 128;  // VNNI multiplies unsigned by signed bytes: Q8_0's weights + 128
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct Isa {
@@ -277,28 +252,25 @@ void nibble_groups(uint32_t* g, const uint8_t* qs) {
 
 template <>
 struct Format<QuantType::q4_0> {
-  static constexpr int64_t kBytes = 18, kMinAt = -1;
+  static constexpr int64_t kBytes = 18, kMinAt = -1, kQsAt = 2;
   static constexpr float kZeroPoint = -8.0f;
   static constexpr bool kSigned = false;
-  static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 2); }
   static void groups(uint32_t* g, const uint8_t* blk) { nibble_groups(g, blk + 2); }
 };
 
 template <>
 struct Format<QuantType::q4_1> {
-  static constexpr int64_t kBytes = 20, kMinAt = 2;
+  static constexpr int64_t kBytes = 20, kMinAt = 2, kQsAt = 4;
   static constexpr float kZeroPoint = 0.0f;
   static constexpr bool kSigned = false;
-  static Isa::Block unpack(const uint8_t* blk) { return Isa::unpack_q4(blk + 4); }
   static void groups(uint32_t* g, const uint8_t* blk) { nibble_groups(g, blk + 4); }
 };
 
 template <>
 struct Format<QuantType::q8_0> {
-  static constexpr int64_t kBytes = 34, kMinAt = -1;
+  static constexpr int64_t kBytes = 34, kMinAt = -1, kQsAt = 2;
   static constexpr float kZeroPoint = -static_cast<float>(Isa::kQ8Offset);
   static constexpr bool kSigned = Isa::kQ8Offset == 0;
-  static Isa::Block unpack(const uint8_t* blk) { return Isa::load_q8(blk + 2); }
   static void groups(uint32_t* g, const uint8_t* blk) {
     for (int j = 0; j < 8; ++j) g[j] = load_u32(blk + 2 + 4 * j) ^ 0x80808080u;  // + 128 (kQ8Offset)
   }
@@ -316,6 +288,17 @@ void block_scales(float* d, float* c, const uint8_t* blk) {
   }
 }
 
+#if !defined(SK_QUANT_AVX512)
+// ---- the block tiles (AVX2, scalar) ----------------------------------------------------------------------
+template <QuantType T>
+typename Isa::Block unpack(const uint8_t* blk) {
+  if constexpr (T == QuantType::q8_0) {
+    return Isa::load_q8(blk + Format<T>::kQsAt);
+  } else {
+    return Isa::unpack_q4(blk + Format<T>::kQsAt);
+  }
+}
+
 // y[t][r] for weight rows w[0..R) (row pointers) and activation rows [m0, m0 + C): the register tile.
 // dw, cw: (R, nb) scales and correction coefficients of the rows.
 template <QuantType T, int R, int C>
@@ -328,7 +311,7 @@ void tile(float* y, int64_t ldy, const uint8_t* const* w, const float* dw, const
     typename Isa::Block wb[R];
     typename Isa::Acc dwv[R];
     for (int r = 0; r < R; ++r) {
-      wb[r] = F::unpack(w[r] + b * F::kBytes);
+      wb[r] = unpack<T>(w[r] + b * F::kBytes);
       dwv[r] = Isa::set1(dw[r * a.nb + b]);
     }
     for (int c = 0; c < C; ++c) {
@@ -374,6 +357,205 @@ void row_tile(float* y, int64_t ldy, const uint8_t* const* w, const float* bias,
   for (; m < M; ++m) tile<T, R, 1>(y, ldy, w, dw, a, m);
 }
 
+#endif  // !SK_QUANT_AVX512
+
+// The weight rows of the stacked matrices in tiles of up to R rows (a matrix's last tile may be short, none
+// spans two matrices).
+template <int R>
+struct RowTiles {
+  const QuantWeight* weights;
+  int count;
+  int64_t row_bytes;
+
+  int64_t size() const {
+    int64_t n = 0;
+    for (int i = 0; i < count; ++i) n += (weights[i].rows + R - 1) / R;
+    return n;
+  }
+  // Tile t: its row pointers in rows[0..k) (returns k) and its first column of y.
+  int get(int64_t t, const uint8_t** rows, int64_t* column) const {
+    int64_t first = 0;
+    for (int i = 0; i < count; ++i) {
+      const int64_t tiles = (weights[i].rows + R - 1) / R;
+      if (t < tiles) {
+        const int64_t r0 = t * R;
+        const int k = static_cast<int>(std::min<int64_t>(R, weights[i].rows - r0));
+        for (int r = 0; r < k; ++r) rows[r] = static_cast<const uint8_t*>(weights[i].data) + (r0 + r) * row_bytes;
+        *column = first + r0;
+        return k;
+      }
+      t -= tiles;
+      first += weights[i].rows;
+    }
+    return 0;
+  }
+};
+
+// Threads split the tiles so that each gets at least 32 KiB of weights (per activation row).
+template <int R>
+int64_t tile_grain(int64_t row_bytes, int64_t M) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, R * row_bytes * M));
+}
+
+#if defined(SK_QUANT_AVX512)
+// ---- the decode product on AVX-512 VNNI (M < kPanelMinRows): four blocks per zmm ---------------------------
+// The activations are regrouped once per call (group_row): for group g of a row (blocks 4g..4g+3, zero past
+// the row's end), j < 4, i < 16, k < 4:
+//   lo[16j + i] = a[4g + j][i],  hi[16j + i] = a[4g + j][16 + i]          (64 bytes each)
+//   da[4j + k]  = d_a[4g + j],   sa[4j + k] = s_a[4g + j] / 4              (16 floats each)
+// A group of weights is read with two masked loads of 32 16-bit words (Q8_0: four; masked, so never past
+// the row: every block offset is even) and permuted in registers (vpermt2w, GroupLayout) into the same
+// layout: the blocks' 16 bytes of nibbles (lo = low nibbles = weights 0..15, hi = high nibbles = 16..31) or
+// the two halves of Q8_0's bytes + 128, and the blocks' fp16 scales d_w (and Q4_1's m) over their 4 lanes.
+// Per group and weight row, with c_w as in the block tiles (m, -8 d_w, -128 d_w):
+//   isum = dpbusd(dpbusd(0, w_lo, a_lo), w_hi, a_hi)      int32 lanes 4j..4j+3: partial dots of block j
+//   acc += float(isum) · (d_w · d_a)  +  c_w · sa
+// y = the sum of acc's 16 lanes (+ bias). kGroupRows weight rows share every activation load.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push  // GCC 12 flags the self-initialised "undefined" register inside its casts and
+                             // conversions (_mm512_castsi512_si256, _mm512_cvtph_ps, ...)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+constexpr int64_t kPanelMinRows = 8;
+// Each row's stream is prefetched this far ahead. The weights are a memory-mapped file in 4 KiB pages,
+// where the hardware prefetchers stop at every page boundary (and, in a VM, every page costs a nested
+// walk): without it the DRAM-bound products read ~6-8 GB/s, with it ~30-35 GB/s (2 threads, Zen 5, whose
+// measured read bandwidth is ~42 GB/s); 256..2048 bytes measured alike, 512 chosen.
+constexpr int64_t kPrefetchAhead = 512;
+constexpr int kGroupRows = 4;
+
+// One activation row regrouped: gq (ng, 128) bytes and gf (ng, 32) floats from q (nb, 32), d, s (nb).
+void group_row(uint8_t* gq, float* gf, const int8_t* q, const float* d, const float* s, int64_t nb) {
+  const int64_t ng = (nb + 3) / 4;
+  std::memset(gq, 0, ng * kGroupBytes);
+  std::fill(gf, gf + ng * kGroupFloats, 0.0f);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* g = gq + b / 4 * kGroupBytes + 16 * (b % 4);
+    std::memcpy(g, q + b * kQuantBlock, 16);
+    std::memcpy(g + 64, q + b * kQuantBlock + 16, 16);
+    float* f = gf + b / 4 * kGroupFloats + 4 * (b % 4);
+    for (int k = 0; k < 4; ++k) {
+      f[k] = d[b];
+      f[16 + k] = 0.25f * s[b];
+    }
+  }
+}
+
+__mmask32 first_words(int64_t n) {
+  return n <= 0 ? 0 : n >= 32 ? ~__mmask32{0} : static_cast<__mmask32>((1u << n) - 1);
+}
+
+// How a group of n <= 4 blocks of format T is gathered: permute indices into the two registers loaded at
+// words 0 and 32 of the group (Q8_0's upper halves: the same indices into those loaded at words 8 and 40),
+// and the masks of those loads.
+template <QuantType T>
+struct GroupLayout {
+  static constexpr int kWords = static_cast<int>(Format<T>::kBytes / 2);
+  __m512i qs, scales;      // word 8j + i: word i of block j's bytes; lane l: d_w of block l / 4 (l >= 16: m)
+  __mmask32 low[2], high[2];
+
+  explicit GroupLayout(int64_t n) {
+    alignas(64) uint16_t q[32], sc[32];
+    for (int l = 0; l < 32; ++l) {
+      q[l] = static_cast<uint16_t>(kWords * (l / 8) + Format<T>::kQsAt / 2 + l % 8);
+      const bool min = l >= 16 && Format<T>::kMinAt >= 0;
+      sc[l] = static_cast<uint16_t>(kWords * (l % 16 / 4) + (min ? Format<T>::kMinAt / 2 : 0));
+    }
+    qs = _mm512_load_si512(q);
+    scales = _mm512_load_si512(sc);
+    const int64_t words = n * kWords;
+    low[0] = first_words(words);
+    low[1] = first_words(words - 32);
+    high[0] = first_words(words - 8);
+    high[1] = first_words(words - 40);
+  }
+};
+
+// The weight group at p in the activations' layout: lo, hi bytes and the lanes' d_w, c_w.
+template <QuantType T>
+inline void load_group(const uint8_t* p, const GroupLayout<T>& g, __m512i& lo, __m512i& hi, __m512& d, __m512& c) {
+  const __m512i w0 = _mm512_maskz_loadu_epi16(g.low[0], p), w1 = _mm512_maskz_loadu_epi16(g.low[1], p + 64);
+  const __m512i scales = _mm512_permutex2var_epi16(w0, g.scales, w1);
+  d = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
+  if constexpr (Format<T>::kMinAt >= 0) {
+    c = _mm512_cvtph_ps(_mm512_extracti64x4_epi64(scales, 1));
+  } else {
+    c = _mm512_mul_ps(d, _mm512_set1_ps(Format<T>::kZeroPoint));
+  }
+  const __m512i q = _mm512_permutex2var_epi16(w0, g.qs, w1);
+  if constexpr (T == QuantType::q8_0) {
+    const __m512i offset = _mm512_set1_epi8(-128);  // + kQ8Offset
+    const __m512i v0 = _mm512_maskz_loadu_epi16(g.high[0], p + 16), v1 = _mm512_maskz_loadu_epi16(g.high[1], p + 80);
+    lo = _mm512_xor_si512(q, offset);
+    hi = _mm512_xor_si512(_mm512_permutex2var_epi16(v0, g.qs, v1), offset);
+  } else {
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    lo = _mm512_and_si512(q, nibble);
+    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), nibble);
+  }
+}
+
+float sum16(__m512 v) {
+  __m256 h = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+// y[r] = w_r · a (+ bias[r]) for weight rows w[0..R) and one regrouped activation row (gq, gf, ng groups;
+// the last holds `tail` blocks' layout).
+template <QuantType T, int R>
+void group_rows(float* y, const uint8_t* const* w, const float* bias, const uint8_t* gq, const float* gf, int64_t ng,
+                const GroupLayout<T>& full, const GroupLayout<T>& tail) {
+  constexpr int64_t kWeightBytes = 4 * Format<T>::kBytes;
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  auto step = [&](int64_t g, const GroupLayout<T>& layout) {
+    const __m512i alo = _mm512_loadu_si512(gq + g * kGroupBytes), ahi = _mm512_loadu_si512(gq + g * kGroupBytes + 64);
+    const __m512 da = _mm512_loadu_ps(gf + g * kGroupFloats), sa = _mm512_loadu_ps(gf + g * kGroupFloats + 16);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* p = w[r] + g * kWeightBytes;
+      for (int64_t o = 0; o < kWeightBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + o), _MM_HINT_T0);
+      __m512i lo, hi;
+      __m512 d, c;
+      load_group<T>(p, layout, lo, hi, d, c);
+      const __m512i isum = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, alo), hi, ahi);
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(d, da), acc[r]);
+      acc[r] = _mm512_fmadd_ps(c, sa, acc[r]);
+    }
+  };
+  for (int64_t g = 0; g + 1 < ng; ++g) step(g, full);
+  step(ng - 1, tail);
+  for (int r = 0; r < R; ++r) y[r] = sum16(acc[r]) + (bias ? bias[r] : 0.0f);
+}
+
+template <QuantType T>
+void group_matmul(float* y, const Activations& a, const RowTiles<kGroupRows>& tiles, const float* bias, int64_t M,
+                  int64_t ldy) {
+  const GroupLayout<T> full(4), tail(a.nb - 4 * (a.ng - 1));
+  parallel_for(tiles.size(), tile_grain<kGroupRows>(tiles.row_bytes, M), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint8_t* rows[kGroupRows];
+      int64_t column = 0;
+      const int k = tiles.get(t, rows, &column);
+      const float* bt = bias ? bias + column : nullptr;
+      for (int64_t m = 0; m < M; ++m) {
+        const uint8_t* gq = a.gq + m * a.ng * kGroupBytes;
+        const float* gf = a.gf + m * a.ng * kGroupFloats;
+        float* yt = y + m * ldy + column;
+        if (k == kGroupRows) {
+          group_rows<T, kGroupRows>(yt, rows, bt, gq, gf, a.ng, full, tail);
+        } else {
+          for (int r = 0; r < k; ++r) group_rows<T, 1>(yt + r, rows + r, bt ? bt + r : nullptr, gq, gf, a.ng, full, tail);
+        }
+      }
+    }
+  });
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
 // ---- the prefill product on AVX-512 VNNI: weight panels, rows in lanes -----------------------------------
 // For M >= kPanelMinRows the weights are unpacked once per panel of kPanel = 32 rows (thread scratch, not the
 // model) into VNNI's layout: for block b and group j (weights 4j..4j+3 of the block), the 4 bytes of each of
@@ -383,8 +565,6 @@ void row_tile(float* y, int64_t ldy, const uint8_t* const* w, const float* bias,
 //     f[r][t] += (d_a[t,b] · float(sum_i q_i a_i)) · d_w[r,b]  +  c_w[r,b] · s_a[t,b]
 // (the correction term is the same as in the tiles above). Each panel load is reused for kPanelCols tokens,
 // each activation broadcast for 32 rows; per block and token: 16 dpbusd, 2 x (convert, mul, 2 fma).
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-constexpr int64_t kPanelMinRows = 8;
 constexpr int kPanel = 32, kPanelCols = 6;  // 12 int32 + 12 float accumulators + 2 weight registers of 32 zmm
 static_assert(Isa::kQ8Offset == 128, "Format<q8_0>::groups adds 128");
 
@@ -477,53 +657,39 @@ void panel_matmul(float* y, const Activations& a, const std::vector<const uint8_
     }
   });
 }
-#endif
+#endif  // SK_QUANT_AVX512
 
 template <QuantType T>
 void matmul_typed(float* y, const Activations& a, const QuantWeight* weights, int count, const float* bias,
                   int64_t M, int64_t ldy) {
   const int64_t row_bytes = a.nb * Format<T>::kBytes;
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(SK_QUANT_AVX512)
   if (M >= kPanelMinRows) {
     std::vector<const uint8_t*> rows;
     for (int i = 0; i < count; ++i)
       for (int64_t r = 0; r < weights[i].rows; ++r) rows.push_back(static_cast<const uint8_t*>(weights[i].data) + r * row_bytes);
     panel_matmul<T>(y, a, rows, bias, M, ldy);
-    return;
+  } else {
+    group_matmul<T>(y, a, RowTiles<kGroupRows>{weights, count, row_bytes}, bias, M, ldy);
   }
-#endif
+#else
   constexpr int R = Isa::kRows;
-  // Tiles of R rows of one matrix: (matrix, first row); a matrix's last tile may be short.
-  struct Tile {
-    int matrix;
-    int64_t row, column;  // row in its matrix, column of y
-  };
-  std::vector<Tile> tiles;
-  int64_t column = 0;
-  for (int i = 0; i < count; ++i) {
-    for (int64_t r = 0; r < weights[i].rows; r += R) tiles.push_back({i, r, column + r});
-    column += weights[i].rows;
-  }
-  // A tile of R rows reads R row_bytes of weights per activation row: split so each thread gets >= 32 KiB.
-  const int64_t work_per_tile = std::max<int64_t>(1, R * row_bytes * M);
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 15) / work_per_tile);
-  parallel_for(static_cast<int64_t>(tiles.size()), grain, [&](int64_t t0, int64_t t1) {
+  const RowTiles<R> tiles{weights, count, row_bytes};
+  parallel_for(tiles.size(), tile_grain<R>(row_bytes, M), [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const Tile& tl = tiles[t];
-      const QuantWeight& wt = weights[tl.matrix];
-      const uint8_t* base = static_cast<const uint8_t*>(wt.data);
-      const int64_t rows = std::min<int64_t>(R, wt.rows - tl.row);
       const uint8_t* rp[R];
-      for (int64_t r = 0; r < rows; ++r) rp[r] = base + (tl.row + r) * row_bytes;
-      float* yt = y + tl.column;
-      const float* bt = bias ? bias + tl.column : nullptr;
+      int64_t column = 0;
+      const int rows = tiles.get(t, rp, &column);
+      float* yt = y + column;
+      const float* bt = bias ? bias + column : nullptr;
       if (rows == R) {
         row_tile<T, R>(yt, ldy, rp, bt, a, M);
       } else {
-        for (int64_t r = 0; r < rows; ++r) row_tile<T, 1>(yt + r, ldy, rp + r, bt ? bt + r : nullptr, a, M);
+        for (int r = 0; r < rows; ++r) row_tile<T, 1>(yt + r, ldy, rp + r, bt ? bt + r : nullptr, a, M);
       }
     }
   });
+#endif
 }
 
 }  // namespace
@@ -543,15 +709,28 @@ void quant_matmul(float* y, const float* x, const QuantWeight* weights, int coun
                   const QuantMatmulSizes& sizes) {
   const int64_t M = sizes.M, K = sizes.K, nb = K / kQuantBlock;
   if (M <= 0 || count <= 0) return;
-  // The activations: q (M K bytes), then d and s (M nb floats each), in this thread's scratch.
-  const int64_t q_floats = (M * K + 3) / 4;
-  float* buffer = thread_scratch(ScratchPurpose::quant_activations, q_floats + 2 * M * nb);
+  // The activations: q (M K bytes), then d and s (M nb floats each), in this thread's scratch; for the
+  // AVX-512 decode product also regrouped: (M, ng) groups of 128 bytes, then of 32 floats.
+#if defined(SK_QUANT_AVX512)
+  const int64_t ng = M < kPanelMinRows ? (nb + 3) / 4 : 0;
+#else
+  const int64_t ng = 0;
+#endif
+  const int64_t q_floats = (M * K + 3) / 4, group_floats = M * ng * (kGroupBytes / 4 + kGroupFloats);
+  float* buffer = thread_scratch(ScratchPurpose::quant_activations, q_floats + 2 * M * nb + group_floats);
   int8_t* q = reinterpret_cast<int8_t*>(buffer);
   float *d = buffer + q_floats, *s = d + M * nb;
+  uint8_t* gq = reinterpret_cast<uint8_t*>(s + M * nb);
+  float* gf = s + M * nb + M * ng * kGroupBytes / 4;
   parallel_for(M, row_grain(K), [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) quantize_row8(x + m * K, q + m * K, d + m * nb, s + m * nb, K);
+    for (int64_t m = m0; m < m1; ++m) {
+      quantize_row8(x + m * K, q + m * K, d + m * nb, s + m * nb, K);
+#if defined(SK_QUANT_AVX512)
+      if (ng) group_row(gq + m * ng * kGroupBytes, gf + m * ng * kGroupFloats, q + m * K, d + m * nb, s + m * nb, nb);
+#endif
+    }
   });
-  const Activations a{q, d, s, K, nb};
+  const Activations a{q, d, s, K, nb, gq, gf, ng};
   switch (sizes.type) {
     case QuantType::q4_0: matmul_typed<QuantType::q4_0>(y, a, weights, count, bias, M, sizes.ldy); break;
     case QuantType::q4_1: matmul_typed<QuantType::q4_1>(y, a, weights, count, bias, M, sizes.ldy); break;

@@ -17,8 +17,12 @@
 //
 // Threads split the output columns N (weight rows): the batch-1 decode product (M = 1) streams each weight
 // byte once and is memory-bound; with M > 1 (prefill) each unpacked weight block is reused for a tile of
-// rows of x. On AVX-512 VNNI with M >= 8, panels of 32 weight rows are unpacked once into VNNI's
-// rows-in-lanes layout (thread scratch) and a 32-row x 6-token register tile keeps int32 sums per block. K must be a multiple of 32 (every GGUF tensor's is); the binding validates it.
+// rows of x. On AVX-512 VNNI with M < 8, four blocks of a weight row are permuted in registers into one zmm
+// against activations regrouped to match (two dpbusd per four blocks), each row's stream prefetched ahead
+// (the hardware prefetchers stop at the 4 KiB pages of the mapped file); with M >= 8, panels of 32 weight
+// rows are unpacked once into VNNI's rows-in-lanes layout (thread scratch) and a 32-row x 6-token register
+// tile keeps int32 sums per block. K must be a multiple of 32 (every GGUF tensor's is); the binding
+// validates it.
 #pragma once
 #include <cstdint>
 
