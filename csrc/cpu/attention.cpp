@@ -352,6 +352,26 @@ void backward_tile(const AttentionParams& p, const Dropout& dropout, const Head&
   }
 }
 
+// Rows of the cache read this far ahead of use (prefetches never fault, so past the end is harmless).
+constexpr int64_t kRowsAhead = 8;
+
+void prefetch_row(const float* row, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) __builtin_prefetch(row + i);
+}
+
+// o[0 .. C W) += Σ_j w_j v_j[0 .. C W) for j < n (rows of v ldv apart), accumulated in registers.
+template <int C>
+void accumulate_values(float* o, const float* w, const float* v, int64_t ldv, int64_t n) {
+  V::T acc[C];
+  for (int c = 0; c < C; ++c) acc[c] = V::loadu(o + c * V::W);
+  for (int64_t j = 0; j < n; ++j) {
+    if (C * V::W * sizeof(float) >= 64) prefetch_row(v + (j + kRowsAhead) * ldv, C * V::W);
+    const V::T wj = V::set1(w[j]);
+    for (int c = 0; c < C; ++c) acc[c] = V::fmadd(wj, V::loadu(v + j * ldv + c * V::W), acc[c]);
+  }
+  for (int c = 0; c < C; ++c) V::storeu(o + c * V::W, acc[c]);
+}
+
 // Forward for one query row i of a head when there are few query rows (decoding against a cache): its
 // scores s_j = scale q·k_j + mask (j < key_end) are dot products with the keys read in place, into s
 // (len_k floats), and out = Σ_j exp(s_j - m) z_j v_j / l with m = max s, l = Σ_j exp(s_j - m), the values
@@ -361,7 +381,10 @@ void forward_row(const AttentionParams& p, const Dropout& dropout, const Head& h
   const int64_t D = p.head_dim, n = std::max<int64_t>(0, key_end(p, i, 1));
   const float* q = hd.q + i * hd.ldq;
   std::fill(o, o + D, 0.0f);
-  for (int64_t j = 0; j < n; ++j) s[j] = p.scale * dot(q, hd.k + j * hd.ldk, D);
+  for (int64_t j = 0; j < n; ++j) {  // the cache's rows prefetched ahead (they come from DRAM in a decode step)
+    prefetch_row(hd.k + (j + kRowsAhead) * hd.ldk, D);
+    s[j] = p.scale * dot(q, hd.k + j * hd.ldk, D);
+  }
   mask_row(p, hd, i, 0, n, s);
   const float m = n ? simd::row_max(s, n) : -kInf;
   if (m == -kInf) {  // fully masked (NaN scores poison the row, as in forward_block)
@@ -376,13 +399,11 @@ void forward_row(const AttentionParams& p, const Dropout& dropout, const Head& h
     dropout_tile(p, dropout, hd, i, 1, 0, n, keep);
     for (int64_t j = 0; j < n; ++j) s[j] *= keep[j];
   }
-  for (int64_t j = 0; j < n; ++j) {  // o += s_j v_j
-    const float* vj = hd.v + j * hd.ldv;
-    const V::T w = V::set1(s[j]);
-    int64_t d = 0;
-    for (; d + V::W <= D; d += V::W) V::storeu(o + d, V::fmadd(w, V::loadu(vj + d), V::loadu(o + d)));
-    for (; d < D; ++d) o[d] += s[j] * vj[d];
-  }
+  int64_t d = 0;  // o += s_j v_j for j = 0, 1, ...: up to 4 vectors of o held in registers over all j
+  for (; d + 4 * V::W <= D; d += 4 * V::W) accumulate_values<4>(o + d, s, hd.v + d, hd.ldv, n);
+  for (; d + V::W <= D; d += V::W) accumulate_values<1>(o + d, s, hd.v + d, hd.ldv, n);
+  for (; d < D; ++d)
+    for (int64_t j = 0; j < n; ++j) o[d] += s[j] * hd.v[j * hd.ldv + d];
   scale_row(o, D, 1.0f / l);
   *lse = m + std::log(l);
 }

@@ -30,13 +30,21 @@ struct Vec {
   static T fmadd(T a, T b, T c) { return _mm512_fmadd_ps(a, b, c); }
   static T mul(T a, T b) { return _mm512_mul_ps(a, b); }
   static T add(T a, T b) { return _mm512_add_ps(a, b); }
-  static float reduce_add(T v) {  // via memory: GCC 12's AVX-512 lane-extract intrinsics trip -Wuninitialized
-    alignas(64) float lane[16];
-    _mm512_store_ps(lane, v);
-    float s[8];
-    for (int i = 0; i < 8; ++i) s[i] = lane[i] + lane[i + 8];
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+  // A tree in registers: s_i = v_i + v_{i+8}, t_i = s_i + s_{i+4}, then (t_0 + t_1) + (t_2 + t_3).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push  // GCC 12 flags the self-initialised "undefined" register inside its casts
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+  static float reduce_add(T v) {
+    const __m256 s = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m128 t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    const __m128 u = _mm_add_ps(t, _mm_shuffle_ps(t, t, _MM_SHUFFLE(2, 3, 0, 1)));  // t0 + t1, ., t2 + t3, .
+    return _mm_cvtss_f32(_mm_add_ss(u, _mm_movehl_ps(u, u)));
   }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 };
 #elif defined(__AVX2__) && defined(__FMA__)
 struct Vec {
