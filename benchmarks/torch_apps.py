@@ -215,7 +215,7 @@ def train_torch_sentiment(model, seed=0, epochs=None, data=None, log=print):
             opt.step()
             sched.step()
         seconds += time.perf_counter() - start
-        log(f"[torch] epoch {epoch + 1}/{hyper['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+        log(f"[torch] epoch {epoch + 1}/{hyper['epochs']}: last loss {loss.item():.4f} ({seconds:.1f} s training)")
     net.eval()
     with torch.no_grad():
         predicted = np.concatenate([logits(encoder(test_texts[s:s + 64])).argmax(-1).numpy()
@@ -272,6 +272,6 @@ def torch_fine_tune(bert, embed, train_pairs, seed=0, log=print):
             opt.step()
             sched.step()
         seconds += time.perf_counter() - start
-        log(f"[torch] epoch {epoch + 1}/{h['epochs']}: last loss {float(loss):.4f} ({seconds:.1f} s training)")
+        log(f"[torch] epoch {epoch + 1}/{h['epochs']}: last loss {loss.item():.4f} ({seconds:.1f} s training)")
     bert.eval()
     return seconds
